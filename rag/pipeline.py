@@ -1,0 +1,363 @@
+"""`rag.Pipeline`: the one facade the CLI, the app and the eval harness stand on.
+
+    p = rag.Pipeline(rag.Settings(index_dir="my-index"))
+    p.ingest(["articles/"])            # → IngestReport (added / replaced / unchanged / errors)
+    a = p.ask("Who makes Patriot missiles in Japan?")
+    for sentence in a.sentences: print(sentence.text, [c.quote for c in sentence.citations])
+
+Models load lazily: listing documents needs neither model, asking needs both.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.answer import build_messages, number_evidence, select_evidence
+from rag.chunk import chunk_document
+from rag.embed import Embedder
+from rag.errors import LoadError, NewsragError
+from rag.ground import (
+    SupportChecker,
+    Unit,
+    missing_answer_type,
+    missing_question_terms,
+    question_coverage,
+    says_not_found,
+    sentence_units,
+    split_answer,
+)
+from rag.index import Index
+from rag.llm import LLM, load_llm
+from rag.load import expand_paths, load_file
+from rag.query import understand
+from rag.retrieve import Retriever
+from rag.settings import Settings
+from rag.types import Answer, Document, Filters, Hit, Query, Sentence, Summary
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)  # old ids replaced by a changed file
+    unchanged: list[str] = field(default_factory=list)
+    errors: list[LoadError] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "replaced": self.replaced,
+            "unchanged": self.unchanged,
+            "errors": [{"path": e.path, "problem": e.problem} for e in self.errors],
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+ProgressFn = Callable[[int, int, str], None]
+
+
+class Pipeline:
+    """Ingest, ask, stream, summarise, list and delete over one index directory."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        llm: LLM | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        base = settings or Settings()
+        self.settings = base.adopt_index(Path(base.index_dir))
+        self._llm = llm
+        self._embedder = embedder
+        self._write_lock = threading.Lock()
+
+    # ---- parts ---------------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = Embedder(self.settings.embed_model, self.settings.embed_batch)
+        return self._embedder
+
+    @property
+    def llm(self) -> LLM:
+        if self._llm is None:
+            self._llm = load_llm(self.settings)
+        return self._llm
+
+    @cached_property
+    def index(self) -> Index:
+        return Index.open(
+            Path(self.settings.index_dir), self.embedder.dim, self.settings.vector_store
+        )
+
+    @cached_property
+    def retriever(self) -> Retriever:
+        return Retriever(self.index, self.embedder, self.settings)
+
+    @cached_property
+    def checker(self) -> SupportChecker:
+        return SupportChecker(self.embedder, self.settings.support_threshold)
+
+    # ---- library -------------------------------------------------------------------------
+    def documents(self) -> list[dict[str, Any]]:
+        """Metadata of every indexed document, with its chunk count."""
+        counts: dict[str, int] = {}
+        for c in self.index.chunks.values():
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        out = []
+        for d in sorted(
+            self.index.documents.values(), key=lambda d: (d.published_at or "", d.title)
+        ):
+            m = d.meta()
+            m["chunks"] = counts.get(d.id, 0)
+            out.append(m)
+        return out
+
+    def document(self, doc_id: str) -> Document:
+        try:
+            return self.index.documents[doc_id]
+        except KeyError:
+            raise NewsragError(
+                f"no document with id {doc_id!r} in {self.settings.index_dir}"
+            ) from None
+
+    def ingest(
+        self, paths: Iterable[str | Path], progress: ProgressFn | None = None
+    ) -> IngestReport:
+        """Load, chunk, embed and index files; bad files are reported, good ones indexed.
+
+        Re-ingesting unchanged content is a no-op; a file whose content changed replaces its old
+        document. The index on disk changes in one atomic commit at the end.
+        """
+        t0 = time.perf_counter()
+        report = IngestReport()
+        docs: list[Document] = []
+        for path in expand_paths(paths):
+            try:
+                docs.extend(load_file(path))
+            except LoadError as e:
+                report.errors.append(e)
+        with self._write_lock:
+            index = self.index
+            by_path = index.doc_by_path()
+            fresh: list[Document] = []
+            seen: set[str] = set()
+            for doc in docs:
+                if doc.id in index.documents or doc.id in seen:
+                    report.unchanged.append(doc.id)
+                    continue
+                seen.add(doc.id)
+                old = by_path.get(doc.path)
+                if old and old != doc.id:
+                    index.delete([old])
+                    report.replaced.append(old)
+                fresh.append(doc)
+            s = self.settings
+            pending = [
+                (
+                    doc,
+                    chunk_document(
+                        doc, self.embedder.count_tokens, s.chunk_tokens, s.chunk_overlap_sentences
+                    ),
+                )
+                for doc in fresh
+            ]
+            total = sum(len(c) for _, c in pending)
+            done = 0
+            if progress:
+                progress(0, total, "embedding")
+            for doc, chunks in pending:
+                texts = [self._embed_text(doc, c.text) for c in chunks]
+                vecs = self.embedder.embed(texts) if texts else np.zeros((0, self.index.dim))
+                index.add(doc, chunks, vecs)
+                report.added.append(doc.id)
+                done += len(chunks)
+                if progress:
+                    progress(done, total, doc.title or doc.path)
+            report.chunks = total
+            if fresh or report.replaced:
+                index.commit()
+                self.settings.write(Path(s.index_dir))
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def _embed_text(self, doc: Document, text: str) -> str:
+        return f"{doc.title}\n{text}" if self.settings.embed_title and doc.title else text
+
+    def delete(self, doc_ids: Iterable[str]) -> list[str]:
+        """Remove documents from every store; returns the ids that were indexed."""
+        with self._write_lock:
+            gone = self.index.delete(list(doc_ids))
+            if gone:
+                self.index.commit()
+        return gone
+
+    # ---- asking --------------------------------------------------------------------------
+    def query(self, question: str, filters: Filters | dict | None = None) -> Query:
+        sources = {d.source for d in self.index.documents.values()}
+        return understand(question, filters, sources)
+
+    def retrieve(self, question: str, filters: Filters | dict | None = None) -> list[Hit]:
+        return self.retriever.retrieve(self.query(question, filters))
+
+    def ask(self, question: str, filters: Filters | dict | None = None) -> Answer:
+        """Answer with every sentence grounded in a quoted span, or refuse with a reason."""
+        answer = None
+        for event in self.stream(question, filters):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(
+        self, question: str, filters: Filters | dict | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield the answer's text as the LLM writes it, then the grounded Answer."""
+        if not question or not question.strip():
+            raise NewsragError("empty question")
+        t0 = time.perf_counter()
+        timings: dict[str, float] = {}
+        query = self.query(question, filters)
+        hits = self.retriever.retrieve(query)
+        timings["retrieve_ms"] = self.retriever.last_ms
+        docs = self.index.documents
+        titles = {h.chunk.doc_id: docs[h.chunk.doc_id].title for h in hits}
+
+        def finish(sentences: list[Sentence], refused: bool, reason: str, draft: str) -> Answer:
+            timings["total_ms"] = (time.perf_counter() - t0) * 1000
+            timings.setdefault("first_token_ms", timings["total_ms"])
+            if refused:
+                text = f"The indexed articles do not answer this. {reason}".strip()
+            else:
+                text = " ".join(s.text for s in sentences)
+            return Answer(
+                question=question,
+                text=text,
+                sentences=tuple(sentences),
+                refused=refused,
+                refusal_reason=reason if refused else "",
+                retrieved=tuple(hits),
+                titles=titles,
+                timings=timings,
+                draft=draft,
+                query=query,
+            )
+
+        reason = self._refuse_before(query, hits)
+        if reason:
+            yield finish([], True, reason, "")
+            return
+
+        units = sentence_units(hits, docs)
+        unit_vecs = self.embedder.embed([u.text for u in units])
+        qvec = self.embedder.embed([query.text])[0]
+        chunk_rank = {h.chunk.id: r for r, h in enumerate(hits)}
+        selected = select_evidence(
+            query.text,
+            units,
+            unit_vecs,
+            qvec,
+            [chunk_rank[u.chunk_id] for u in units],
+            self.settings.evidence_sentences,
+            self.settings.evidence_chars,
+        )
+        evidence = number_evidence(selected)
+        hint_map = {ev.number: {idx} for ev, (_, idx) in zip(evidence, selected, strict=True)}
+        messages = build_messages(query.text, evidence, docs)
+        timings["prompt_chars"] = float(sum(len(str(m.content)) for m in messages))
+
+        parts: list[str] = []
+        for delta in self.llm.stream(messages, self.settings.llm_max_tokens):
+            if not parts:
+                timings["first_token_ms"] = (time.perf_counter() - t0) * 1000
+            parts.append(delta)
+            yield delta
+        draft = "".join(parts).strip()
+        timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["retrieve_ms"]
+
+        g0 = time.perf_counter()
+        sentences = self._ground(split_answer(draft), units, unit_vecs, hits, hint_map)
+        timings["ground_ms"] = (time.perf_counter() - g0) * 1000
+        reason = ""
+        said_not_found = [x for x in sentences if says_not_found(x.text)]
+        sentences = [x for x in sentences if not says_not_found(x.text)]
+        if not draft:
+            reason = "The model wrote no answer."
+        elif not sentences and said_not_found:
+            reason = "The model found no answer in the retrieved passages."
+        elif not any(x.supported for x in sentences):
+            reason = "Nothing the model drafted is supported by the retrieved text."
+        else:
+            missing = missing_answer_type(
+                query.text, " ".join(x.text for x in sentences if x.supported)
+            )
+            if missing:
+                reason = f"The retrieved text does not give {missing} for this question."
+        yield finish(sentences, bool(reason), reason, draft)
+
+    def _refuse_before(self, query: Query, hits: list[Hit]) -> str:
+        """A refusal reason decided from retrieval alone, or '' to go on to the LLM."""
+        s = self.settings
+        if not self.index.documents:
+            return "The index is empty: ingest some articles first."
+        if not hits:
+            return (
+                "No indexed article matches the filters."
+                if not query.filters.is_empty()
+                else "Nothing in the indexed articles matches the question."
+            )
+        best = max((h.dense for h in hits if h.dense is not None), default=0.0)
+        if best < s.refuse_min_dense:
+            return f"Nothing in the indexed articles is about this (best similarity {best:.2f})."
+        docs = self.index.documents
+        text = "\n".join(
+            [h.chunk.text for h in hits] + list({docs[h.chunk.doc_id].title for h in hits})
+        )
+        missing = missing_question_terms(query.text, text)
+        if missing:
+            return (
+                "The retrieved articles do not mention "
+                + ", ".join(f"'{m}'" for m in missing)
+                + "."
+            )
+        cov = question_coverage(query.text, text)
+        if cov < s.refuse_min_coverage:
+            return (
+                f"The retrieved articles cover too little of the question ({cov:.0%} of its terms)."
+            )
+        return ""
+
+    def _ground(
+        self,
+        drafted: list[tuple[str, set[int]]],
+        units: list[Unit],
+        unit_vecs: np.ndarray,
+        hits: list[Hit],
+        hint_map: dict[int, set[int]],
+    ) -> list[Sentence]:
+        docs = self.index.documents
+        context = {h.chunk.id: f"{docs[h.chunk.doc_id].title}\n{h.chunk.text}" for h in hits}
+        return self.checker.ground(drafted, units, docs, context, hint_map, unit_vecs)
+
+    # ---- summaries -----------------------------------------------------------------------
+    def summarize(
+        self,
+        doc_ids: Iterable[str] | None = None,
+        query: str | None = None,
+        filters: Filters | dict | None = None,
+    ) -> Summary:
+        """A cited summary of documents (by id) or of what a query retrieves."""
+        from rag.summarize import summarize
+
+        return summarize(self, list(doc_ids) if doc_ids else None, query, filters)

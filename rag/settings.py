@@ -1,0 +1,120 @@
+"""The one settings object.
+
+Every knob lives here: model choice, chunking, retrieval, grounding thresholds, backend and store.
+Values come, strongest first, from keyword arguments (CLI flags), `NEWSRAG_*` environment
+variables, then the defaults. The fields that decide how an index is built (`INDEX_FIELDS`) are
+written to `settings.json` beside the index, so a reloaded index is searched the way it was made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Fields fixed when an index is built; changing them needs a new index.
+INDEX_FIELDS = ("embed_model", "chunk_tokens", "chunk_overlap_sentences", "embed_title")
+
+
+def _default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "newsrag"
+
+
+class Settings(BaseSettings):
+    """All configuration of newsrag. Override with NEWSRAG_<FIELD> or keyword arguments."""
+
+    model_config = SettingsConfigDict(env_prefix="NEWSRAG_", extra="forbid", frozen=True)
+
+    # where things live
+    index_dir: Path = Path(".newsrag/index")
+    cache_dir: Path = Field(default_factory=_default_cache)
+    data: Path = PROJECT_ROOT.parent / "shared" / "data"
+
+    # embedding + chunking (index-defining)
+    embed_model: str = "packaged:all-MiniLM-L6-v2"
+    chunk_tokens: int = 200  # word pieces per chunk, title prefix excluded; window is 256
+    chunk_overlap_sentences: int = 1
+    embed_title: bool = True
+    embed_batch: int = 32
+
+    # vector store seam: faiss (default, beside the index) or milvus://host:port / a .db file
+    vector_store: str = "faiss"
+
+    # retrieval
+    top_k: int = 5
+    candidates: int = 30  # per retriever, before fusion
+    rrf_k: int = 60
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+
+    # evidence selection: the LLM sees sentences, not whole chunks (prompt size is latency)
+    evidence_sentences: int = 8
+    evidence_chars: int = 1600
+
+    # grounding + refusal
+    support_threshold: float = 0.5
+    refuse_min_dense: float = 0.22  # best chunk cosine below this: nothing relevant was found
+    refuse_min_coverage: float = 0.5  # share of the question's key terms the evidence must hold
+
+    # LLM seam
+    llm_backend: Literal["local", "openai", "extractive"] = "local"
+    llm_model: str = "qwen2.5-coder-1.5b"  # a packaged model name or a path to a GGUF file
+    llm_context: int = 2048
+    llm_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
+    llm_max_tokens: int = 160
+    llm_temperature: float = 0.0
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_model: str = "qwen2.5:1.5b-instruct"
+    openai_api_key_env: str = "OPENAI_API_KEY"
+
+    # summaries
+    summary_sentences: int = 5
+    summary_group_chars: int = 3500  # text per map step
+
+    # app
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    @field_validator("chunk_tokens")
+    @classmethod
+    def _fits_window(cls, v: int) -> int:
+        if not 32 <= v <= 240:
+            raise ValueError("chunk_tokens must be 32..240 to fit the 256-token embedder window")
+        return v
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (None values ignored), validated again."""
+        data = self.model_dump()
+        data.update({k: v for k, v in changes.items() if v is not None})
+        return Settings(**data)
+
+    def index_fields(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in INDEX_FIELDS}
+
+    def write(self, directory: Path) -> None:
+        """Write settings.json into an index directory (atomically)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        data = json.loads(self.model_dump_json())
+        tmp = directory / "settings.json.tmp"
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+        os.replace(tmp, directory / "settings.json")
+
+    def adopt_index(self, directory: Path) -> Settings:
+        """Take the index-defining fields from an existing index, so it is searched as built."""
+        path = directory / "settings.json"
+        if not path.exists():
+            return self
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path}: unreadable settings ({e})") from e
+        return self.with_overrides(**{k: stored[k] for k in INDEX_FIELDS if k in stored})

@@ -1,0 +1,38 @@
+"""Vector store seam: FAISS on local disk (default) or Milvus, chosen by `Settings.vector_store`.
+
+A store maps integer row ids to unit vectors and answers inner-product top-k queries, optionally
+restricted to an allowed set of rows (metadata filters are resolved to rows by the index, so
+filtering happens inside the search, never after the top-k cut).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from rag.errors import ConfigError
+
+
+class VectorStore(Protocol):
+    dim: int
+
+    def add(self, rows: np.ndarray, vectors: np.ndarray) -> None: ...
+    def remove(self, rows: np.ndarray) -> None: ...
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]: ...
+    def __len__(self) -> int: ...
+    def save(self, directory: Path) -> None: ...
+
+
+def open_store(uri: str, dim: int, directory: Path | None) -> VectorStore:
+    """The store named by `uri`, loaded from `directory` when it holds one."""
+    if uri == "faiss" or uri.startswith("faiss://"):
+        from rag.store.faiss import FaissStore
+
+        if directory is not None and (directory / FaissStore.FILENAME).exists():
+            return FaissStore.load(directory)
+        return FaissStore(dim)
+    raise ConfigError(f"vector_store {uri!r}: unknown store (use 'faiss')")

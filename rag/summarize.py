@@ -1,0 +1,127 @@
+"""Map-reduce summaries of one or many articles, every sentence grounded like an answer.
+
+Map: each article (in groups of sentences small enough for a quick prompt) is summarised from
+numbered sentences. Reduce: partial summaries are merged into one. Then every sentence of the
+result is checked against the sentences of the summarised articles, cited or flagged.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from rag.answer import doc_label
+from rag.errors import NewsragError
+from rag.ground import Unit, split_answer
+from rag.llm import ChatMessage
+from rag.types import Chunk, Document, Filters, Summary
+
+if TYPE_CHECKING:
+    from rag.pipeline import Pipeline
+
+MAP_SYSTEM = (
+    "You summarise news articles faithfully. Use only facts stated in the numbered sentences. "
+    "Write at most {n} short sentences in plain English. End each sentence with the number of "
+    "the sentence it comes from, like [3]. Copy names, numbers and dates exactly."
+)
+REDUCE_SYSTEM = (
+    "You combine partial summaries of news articles into one summary. Use only facts stated "
+    "in the numbered sentences; keep names, numbers and dates exactly. Write at most {n} short "
+    "sentences in plain English. End each sentence with the number it comes from, like [3]."
+)
+MAX_DOCS = 12
+
+
+def _groups(units: list[Unit], max_chars: int) -> list[list[Unit]]:
+    groups: list[list[Unit]] = [[]]
+    size = 0
+    for u in units:
+        if groups[-1] and size + len(u.text) > max_chars:
+            groups.append([])
+            size = 0
+        groups[-1].append(u)
+        size += len(u.text)
+    return [g for g in groups if g]
+
+
+def _doc_units(doc: Document, chunks: list[Chunk]) -> list[Unit]:
+    seen: set[tuple[int, int]] = set()
+    units: list[Unit] = []
+    for chunk in chunks:
+        for s, e in chunk.sentences:
+            if (s, e) not in seen:
+                seen.add((s, e))
+                units.append(Unit(doc.id, chunk.id, s, e, doc.text[s:e], (len(units),)))
+    units.sort(key=lambda u: u.start)
+    return units
+
+
+def _numbered(units: list[Unit]) -> str:
+    return "\n".join(f"[{i}] {' '.join(u.text.split())}" for i, u in enumerate(units, start=1))
+
+
+def summarize(
+    pipe: Pipeline,
+    doc_ids: list[str] | None,
+    query: str | None,
+    filters: Filters | dict | None = None,
+) -> Summary:
+    t0 = time.perf_counter()
+    s = pipe.settings
+    index = pipe.index
+    if doc_ids:
+        missing = [d for d in doc_ids if d not in index.documents]
+        if missing:
+            raise NewsragError(f"not in the index: {', '.join(missing)}")
+        chosen = {d: index.doc_chunks(d) for d in doc_ids}
+    elif query:
+        hits = pipe.retrieve(query, filters)
+        chosen = {}
+        for h in hits:
+            chosen.setdefault(h.chunk.doc_id, []).append(h.chunk)
+    else:
+        raise NewsragError("summarize needs document ids or a query")
+    if not chosen:
+        raise NewsragError("nothing to summarise: no document matched")
+    if len(chosen) > MAX_DOCS:
+        chosen = dict(list(chosen.items())[:MAX_DOCS])
+
+    docs = index.documents
+    all_units: list[Unit] = []
+    partials: list[str] = []
+    n = s.summary_sentences
+    for doc_id, chunks in chosen.items():
+        doc = docs[doc_id]
+        units = _doc_units(doc, sorted(chunks, key=lambda c: c.position))
+        all_units.extend(units)
+        per_doc = n if len(chosen) == 1 else max(2, n // 2)
+        for group in _groups(units, s.summary_group_chars):
+            user = f"{doc_label(doc)}\n{_numbered(group)}\n\nSummary:"
+            msgs = [
+                ChatMessage(role="system", content=MAP_SYSTEM.format(n=per_doc)),
+                ChatMessage(role="user", content=user),
+            ]
+            partials.append(pipe.llm.complete(msgs, max_tokens=40 * per_doc + 40))
+
+    partial_sents = [t for p in partials for t, _ in split_answer(p)]
+    if len(partials) > 1:
+        numbered = "\n".join(f"[{i}] {t}" for i, t in enumerate(partial_sents, start=1))
+        msgs = [
+            ChatMessage(role="system", content=REDUCE_SYSTEM.format(n=n)),
+            ChatMessage(role="user", content=f"Partial summaries:\n{numbered}\n\nSummary:"),
+        ]
+        final = pipe.llm.complete(msgs, max_tokens=40 * n + 40)
+    else:
+        final = partials[0] if partials else ""
+
+    drafted = split_answer(final)[: n + 2]
+    context = {c.id: f"{docs[c.doc_id].title}\n{c.text}" for cs in chosen.values() for c in cs}
+    sentences = pipe.checker.ground([(t, set()) for t, _ in drafted], all_units, docs, context)
+    text = " ".join(x.text for x in sentences)
+    return Summary(
+        text=text,
+        sentences=tuple(sentences),
+        doc_ids=tuple(chosen),
+        query=query,
+        timings={"total_ms": (time.perf_counter() - t0) * 1000},
+    )

@@ -1,0 +1,240 @@
+"""Core types passed between the steps of the pipeline.
+
+Small frozen dataclasses, so every step can be tested alone and nothing downstream can mutate
+what an earlier step produced. Character spans (`start`, `end`) always index the *document*
+text, so a quote can be highlighted in the article exactly as it was stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article: its full text and the metadata users filter and cite by."""
+
+    id: str
+    text: str
+    title: str = ""
+    source: str = ""
+    published_at: str | None = None  # ISO date, YYYY-MM-DD
+    url: str = ""
+    authors: tuple[str, ...] = ()
+    path: str = ""  # where it was loaded from (file, or file#record)
+
+    def meta(self) -> dict[str, Any]:
+        """Metadata without the text, as shown in listings and citations."""
+        d = asdict(self)
+        d.pop("text")
+        d["authors"] = list(self.authors)
+        d["chars"] = len(self.text)
+        return d
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences of one document, sized to the embedder's window."""
+
+    id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    sentences: tuple[Span, ...]  # sentence spans inside the document, in order
+    position: int = 0  # index of the chunk in its document
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata restrictions applied inside the stores, never after the top-k cut."""
+
+    doc_ids: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    date_from: str | None = None  # inclusive ISO date
+    date_to: str | None = None  # inclusive ISO date
+    titles: tuple[str, ...] = ()
+
+    def is_empty(self) -> bool:
+        return not (self.doc_ids or self.sources or self.date_from or self.date_to or self.titles)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | Filters | None) -> Filters:
+        if d is None:
+            return cls()
+        if isinstance(d, Filters):
+            return d
+
+        def _tuple(v: Any) -> tuple[str, ...]:
+            if v is None:
+                return ()
+            return (v,) if isinstance(v, str) else tuple(v)
+
+        return cls(
+            doc_ids=_tuple(d.get("doc_ids") or d.get("doc_id")),
+            sources=_tuple(d.get("sources") or d.get("source")),
+            date_from=d.get("date_from"),
+            date_to=d.get("date_to"),
+            titles=_tuple(d.get("titles") or d.get("title")),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_ids": list(self.doc_ids),
+            "sources": list(self.sources),
+            "date_from": self.date_from,
+            "date_to": self.date_to,
+            "titles": list(self.titles),
+        }
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question with the filters that apply to it (given by hand or read from its words)."""
+
+    text: str
+    filters: Filters = field(default_factory=Filters)
+    inferred: tuple[str, ...] = ()  # human-readable notes on filters guessed from the words
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with the scores that ranked it."""
+
+    chunk: Chunk
+    score: float  # fused score used for the ranking
+    dense: float | None = None  # cosine similarity, when the dense retriever saw it
+    lexical: float | None = None  # BM25 score, when the lexical retriever saw it
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One evidence sentence shown to the LLM as a numbered passage."""
+
+    number: int
+    doc_id: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A quoted span of a document that supports a sentence; quote == doc.text[start:end]."""
+
+    doc_id: str
+    chunk_id: str
+    title: str
+    source: str
+    published_at: str | None
+    quote: str
+    start: int
+    end: int
+    support: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of an answer or summary, with the citations the system verified for it."""
+
+    text: str
+    supported: bool
+    support: float
+    citations: tuple[Citation, ...] = ()
+    reason: str = ""  # why it is unsupported, when it is
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "supported": self.supported,
+            "support": round(self.support, 4),
+            "reason": self.reason,
+            "citations": [c.to_dict() for c in self.citations],
+        }
+
+
+def distinct_citations(sentences: tuple[Sentence, ...]) -> list[Citation]:
+    """All distinct citations in order of first use."""
+    seen: set[tuple[str, int, int]] = set()
+    out: list[Citation] = []
+    for s in sentences:
+        for c in s.citations:
+            key = (c.doc_id, c.start, c.end)
+            if key not in seen:
+                seen.add(key)
+                out.append(c)
+    return out
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The grounded answer: what was said, what backs each sentence, or why it was refused."""
+
+    question: str
+    text: str
+    sentences: tuple[Sentence, ...]
+    refused: bool
+    refusal_reason: str = ""
+    retrieved: tuple[Hit, ...] = ()
+    titles: dict[str, str] = field(default_factory=dict)  # doc_id -> title, for `retrieved`
+    timings: dict[str, float] = field(default_factory=dict)
+    draft: str = ""  # the LLM's text before grounding (markers and all)
+    query: Query | None = None
+
+    @property
+    def citations(self) -> list[Citation]:
+        return distinct_citations(self.sentences)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `ask --json` object."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "refusal_reason": self.refusal_reason,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "citations": [c.to_dict() for c in self.citations],
+            "retrieved": [
+                {
+                    "chunk_id": h.chunk.id,
+                    "doc_id": h.chunk.doc_id,
+                    "title": self.titles.get(h.chunk.doc_id, ""),
+                    "score": round(h.score, 6),
+                }
+                for h in self.retrieved
+            ],
+            "filters": self.query.filters.to_dict() if self.query else None,
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A summary of one or many documents; every sentence checked against their text."""
+
+    text: str
+    sentences: tuple[Sentence, ...]
+    doc_ids: tuple[str, ...]
+    query: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def citations(self) -> list[Citation]:
+        return distinct_citations(self.sentences)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.text,
+            "doc_ids": list(self.doc_ids),
+            "query": self.query,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "citations": [c.to_dict() for c in self.citations],
+            "timings": {k: round(v, 1) for k, v in self.timings.items()},
+        }

@@ -1,0 +1,44 @@
+"""End to end with the real packaged LLM (llama.cpp) and embedder on the seed article. Slow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from tests.conftest import CORPUS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory: pytest.TempPathFactory, embedder) -> Pipeline:
+    d: Path = tmp_path_factory.mktemp("e2e") / "index"
+    p = Pipeline(Settings(index_dir=d, llm_backend="local"), embedder=embedder)
+    p.ingest([CORPUS])
+    return p
+
+
+def test_fact_question_answered_with_quote_containing_fact(real: Pipeline) -> None:
+    a = real.ask("How much aid did the US Congress fail to approve for Ukraine?")
+    assert not a.refused, a
+    assert any(s.supported for s in a.sentences)
+    assert any("$60 billion" in c.quote for c in a.citations)
+    for c in a.citations:
+        assert real.index.documents[c.doc_id].text[c.start : c.end] == c.quote
+
+
+def test_unanswerable_question_refused(real: Pipeline) -> None:
+    a = real.ask("What is the population of Tokyo?")
+    assert a.refused and a.refusal_reason
+    assert not any(s.supported for s in a.sentences)
+
+
+def test_summary_sentences_cited(real: Pipeline) -> None:
+    doc_id = next(iter(real.index.documents))
+    s = real.summarize([doc_id])
+    assert len(s.sentences) >= 2
+    cited = [x for x in s.sentences if x.supported and x.citations]
+    assert len(cited) >= 0.75 * len(s.sentences), s.to_dict()

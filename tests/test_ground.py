@@ -1,0 +1,113 @@
+"""The support checker: right quotes for true sentences, flags for planted errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.embed import Embedder
+from rag.ground import (
+    SupportChecker,
+    Unit,
+    missing_answer_type,
+    missing_question_terms,
+    says_not_found,
+    split_answer,
+    strip_markers,
+)
+from rag.load import load_file
+from rag.chunk import split_sentences
+from rag.terms import names, numbers
+from tests.conftest import SEED
+
+
+@pytest.fixture(scope="module")
+def seed_units(embedder: Embedder) -> tuple:
+    [doc] = load_file(SEED)
+    units = [
+        Unit(doc.id, f"{doc.id}:0", s, e, doc.text[s:e], (i,))
+        for i, (s, e) in enumerate(split_sentences(doc.text))
+    ]
+    vecs = embedder.embed([u.text for u in units])
+    context = {f"{doc.id}:0": doc.title + "\n" + doc.text}
+    return doc, units, vecs, context
+
+
+def _check(embedder: Embedder, seed_units: tuple, claim: str):
+    doc, units, vecs, context = seed_units
+    checker = SupportChecker(embedder, 0.5)
+    return checker.check(claim, units, vecs, embedder.embed([claim])[0], context)
+
+
+TRUE = [
+    "Patriot missiles in Japan are made by Mitsubishi Heavy Industries.",
+    "The US Congress failed to approve a $60 billion aid package for Ukraine.",
+    "Japan is considering exporting 155mm artillery shells to the UK.",
+    "Japan plans to double its military spending to 2% of GDP by 2027.",
+    "Japan still upholds its ban on exporting weapons to nations at war.",
+]
+PLANTED = [
+    ("The US Congress failed to approve a $80 billion aid package for Ukraine.", "number"),
+    ("Japan plans to double its military spending to 2% of GDP by 2030.", "number"),
+    ("Patriot missiles in Japan are made by Boeing.", "name"),
+    ("Japan is considering exporting 155mm artillery shells to France.", "name"),
+    ("Japan no longer upholds its ban on exporting weapons to nations at war.", "negation"),
+    ("The population of Tokyo is 13.9 million.", ""),
+]
+
+
+@pytest.mark.parametrize("claim", TRUE)
+def test_true_sentences_supported_with_exact_quote(embedder, seed_units, claim) -> None:
+    doc = seed_units[0]
+    v = _check(embedder, seed_units, claim)
+    assert v.support >= 0.5, v
+    for u in v.units:
+        assert doc.text[u.start : u.end] == u.text
+
+
+@pytest.mark.parametrize(("claim", "kind"), PLANTED)
+def test_planted_errors_flagged(embedder, seed_units, claim, kind) -> None:
+    v = _check(embedder, seed_units, claim)
+    assert v.support < 0.5, v
+    assert kind in v.reason
+
+
+def test_ground_builds_cited_and_flagged_sentences(embedder, seed_units) -> None:
+    doc, units, vecs, context = seed_units
+    checker = SupportChecker(embedder, 0.5)
+    out = checker.ground(
+        [(TRUE[0], {1}), (PLANTED[0][0], set())], units, {doc.id: doc}, context, unit_vecs=vecs
+    )
+    assert out[0].supported and out[0].citations
+    c = out[0].citations[0]
+    assert c.quote == doc.text[c.start : c.end] and "Mitsubishi" in c.quote
+    assert not out[1].supported and not out[1].citations and "number" in out[1].reason
+
+
+def test_markers_and_preambles() -> None:
+    assert strip_markers("Japan did it [2][3].") == ("Japan did it.", {2, 3})
+    assert strip_markers("Yes [1, 4-5]") == ("Yes", {1, 4, 5})
+    parts = split_answer("The passage [3] states that Japan sent missiles. [3] It was new [4].")
+    assert parts == [("Japan sent missiles.", {3}), ("It was new.", {4})]
+    assert split_answer("Japan acted. This is stated in passage [2].") == [("Japan acted.", set())]
+
+
+def test_not_found_detection() -> None:
+    assert says_not_found("The passages do not say anything about South Korea.")
+    assert says_not_found("NOT IN SOURCES")
+    assert not says_not_found("Japan will not export weapons to nations at war.")
+
+
+def test_question_terms_and_answer_types() -> None:
+    ev = "Japan allowed Patriot missiles to be shipped to the United States in 2023."
+    assert missing_question_terms("What did South Korea say?", ev) == ["korea", "south"]
+    assert missing_question_terms("What did Japan allow for the US?", ev) == []
+    assert missing_question_terms("What happened in 1999?", ev) == ["1999"]
+    assert missing_answer_type("How many missiles were sent?", "Japan sent missiles.") == "a number"
+    assert missing_answer_type("How many missiles were sent?", "Japan sent 40 missiles.") == ""
+    assert missing_answer_type("Who makes them?", "Mitsubishi makes them.") == ""
+    assert missing_answer_type("When did it change?", "It changed in December.") == ""
+
+
+def test_terms_numbers_and_names() -> None:
+    assert numbers("$60 billion, 2%, 155mm, two, 1,200") == {60e9, 2.0, 155.0, 1200.0}
+    assert names("However, the U.S. and the United States met Japan.") == {"united_states", "japan"}

@@ -1,0 +1,107 @@
+"""The product path with the real embedder, FAISS and BM25; the extractive LLM stands in for
+generation so these run in seconds (the real LLM runs in test_e2e.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.cli import main
+from rag.pipeline import Pipeline
+from rag.types import Answer
+from tests.conftest import SEED
+
+
+def test_ask_cites_retrieved_quotes(seed_pipe: Pipeline) -> None:
+    a = seed_pipe.ask("Who manufactures the Patriot missiles in Japan?")
+    assert not a.refused
+    assert any("Mitsubishi" in c.quote for c in a.citations)
+    retrieved = {h.chunk.id for h in a.retrieved}
+    for c in a.citations:
+        doc = seed_pipe.index.documents[c.doc_id]
+        assert doc.text[c.start : c.end] == c.quote
+        assert c.chunk_id in retrieved
+        chunk = seed_pipe.index.chunks[c.chunk_id]
+        assert chunk.start <= c.start and c.end <= chunk.end
+
+
+def test_unrelated_question_refused_before_llm(seed_pipe: Pipeline) -> None:
+    a = seed_pipe.ask("What is the best recipe for banana bread?")
+    assert a.refused and a.refusal_reason and not a.citations
+    assert "generate_ms" not in a.timings  # decided from retrieval, the LLM never ran
+
+
+def test_question_about_absent_entity_refused(seed_pipe: Pipeline) -> None:
+    a = seed_pipe.ask("What did South Korea say about Japan's missile exports?")
+    assert a.refused and "south" in a.refusal_reason.lower()
+
+
+def test_stream_yields_text_then_answer(seed_pipe: Pipeline) -> None:
+    events = list(seed_pipe.stream("What is Japan considering exporting to the UK?"))
+    assert isinstance(events[-1], Answer)
+    assert all(isinstance(e, str) for e in events[:-1]) and len(events) > 1
+    assert "155mm" in events[-1].text
+
+
+def test_filters_apply_inside_retrieval(seed_pipe: Pipeline, tmp_path: Path) -> None:
+    other = tmp_path / "other.txt"
+    other.write_text("Japan's Patriot missile factory expanded in 2021, the ministry said.")
+    other.with_name("other.txt.meta.json").write_text(
+        json.dumps({"title": "Factory", "source": "Wire", "published_at": "2021-05-01"})
+    )
+    seed_pipe.ingest([other])
+    q = "Patriot missiles Japan"
+    assert {h.chunk.doc_id for h in seed_pipe.retrieve(q)} == set(seed_pipe.index.documents)
+    only = seed_pipe.retrieve(q, {"sources": ["Wire"]})
+    assert only and {seed_pipe.index.documents[h.chunk.doc_id].source for h in only} == {"Wire"}
+    dated = seed_pipe.retrieve(q, {"date_from": "2023-01-01"})
+    assert dated and all(
+        seed_pipe.index.documents[h.chunk.doc_id].published_at >= "2023-01-01" for h in dated
+    )
+    assert seed_pipe.ask(q, {"sources": ["Nobody"]}).refusal_reason.startswith("No indexed")
+
+
+def test_summary_sentences_are_cited(seed_pipe: Pipeline) -> None:
+    doc_id = next(iter(seed_pipe.index.documents))
+    s = seed_pipe.summarize([doc_id])
+    assert s.sentences and all(x.supported and x.citations for x in s.sentences)
+    by_query = seed_pipe.summarize(query="Japan arms export rules")
+    assert by_query.doc_ids == (doc_id,)
+
+
+def test_cli_ask_json_shape(seed_pipe: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
+    index = str(seed_pipe.settings.index_dir)
+    code = main(["ask", "--index", index, "--llm-backend", "extractive", "--json",
+                 "How much aid did Congress fail to approve for Ukraine?"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"question", "answer", "refused", "refusal_reason", "sentences",
+                        "citations", "retrieved", "timings"}
+    assert set(out["timings"]) >= {"retrieve_ms", "first_token_ms", "total_ms"}
+    assert set(out["retrieved"][0]) == {"chunk_id", "doc_id", "title", "score"}
+    cite = out["citations"][0]
+    assert set(cite) == {"doc_id", "chunk_id", "title", "source", "published_at", "quote",
+                         "start", "end", "support"}
+    text = SEED.read_text()
+    assert cite["quote"] in text and "$60 billion" in " ".join(c["quote"] for c in out["citations"])
+    assert out["sentences"][0]["citations"]
+
+
+def test_cli_bad_file_exit_code_and_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.json"
+    bad.write_text("{nope")
+    code = main(["ingest", "--quiet", "--index", str(tmp_path / "i"), str(bad), str(SEED)])
+    err = capsys.readouterr().err
+    assert code != 0 and str(bad) in err and "malformed JSON" in err
+    code = main(["documents", "--index", str(tmp_path / "i"), "--json"])
+    docs = json.loads(capsys.readouterr().out)
+    assert code == 0 and len(docs) == 1
+
+
+def test_cli_delete_unknown_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["delete", "--index", str(tmp_path / "i"), "nope"]) != 0
+    assert "nope" in capsys.readouterr().err
