@@ -130,8 +130,10 @@ def cmd_documents(args: argparse.Namespace) -> int:
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return 0
     for d in docs:
-        print(f"{d['id']}  {d['published_at'] or '----------'}  {d['source'][:18]:18}  "
-              f"{d['chunks']:3d} chunks  {d['title'][:70]}")
+        print(
+            f"{d['id']}  {d['published_at'] or '----------'}  {d['source'][:18]:18}  "
+            f"{d['chunks']:3d} chunks  {d['title'][:70]}"
+        )
     print(f"{len(docs)} documents")
     return 0
 

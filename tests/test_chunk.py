@@ -9,8 +9,10 @@ from tests.conftest import SEED
 
 
 def test_sentence_spans_are_exact_and_respect_abbreviations() -> None:
-    text = ("Mr. Smith met U.S. officials on Jan. 5. They agreed. "
-            "J. Doe said “it works.” Next line\n- A bullet point here.")
+    text = (
+        "Mr. Smith met U.S. officials on Jan. 5. They agreed. "
+        "J. Doe said “it works.” Next line\n- A bullet point here."
+    )
     spans = split_sentences(text)
     sents = [text[s:e] for s, e in spans]
     assert sents == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.chunk import split_sentences
 from rag.embed import Embedder
 from rag.ground import (
     SupportChecker,
@@ -15,7 +16,6 @@ from rag.ground import (
     strip_markers,
 )
 from rag.load import load_file
-from rag.chunk import split_sentences
 from rag.terms import names, numbers
 from tests.conftest import SEED
 
@@ -33,7 +33,7 @@ def seed_units(embedder: Embedder) -> tuple:
 
 
 def _check(embedder: Embedder, seed_units: tuple, claim: str):
-    doc, units, vecs, context = seed_units
+    _, units, vecs, context = seed_units
     checker = SupportChecker(embedder, 0.5)
     return checker.check(claim, units, vecs, embedder.embed([claim])[0], context)
 

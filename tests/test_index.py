@@ -20,7 +20,9 @@ def _write(p: Path, title: str, text: str) -> Path:
 
 
 def test_reingest_is_noop_and_changed_file_replaces(pipe: Pipeline, tmp_path: Path) -> None:
-    f = _write(tmp_path / "a.txt", "Dam", "The dam on the river burst on Monday. Ten homes flooded.")
+    f = _write(
+        tmp_path / "a.txt", "Dam", "The dam on the river burst on Monday. Ten homes flooded."
+    )
     r1 = pipe.ingest([f])
     assert len(r1.added) == 1 and r1.chunks >= 1
     r2 = pipe.ingest([f])
@@ -74,8 +76,10 @@ def test_crash_during_commit_keeps_previous_generation(
     monkeypatch.setattr(pipe.index.lexical, "save", boom)
     with pytest.raises(OSError):
         pipe.ingest([f])
-    fresh = Pipeline(Settings(index_dir=pipe.settings.index_dir, llm_backend="extractive"),
-                     embedder=pipe.embedder)
+    fresh = Pipeline(
+        Settings(index_dir=pipe.settings.index_dir, llm_backend="extractive"),
+        embedder=pipe.embedder,
+    )
     assert {d["id"] for d in fresh.documents()} == before
 
 

@@ -77,10 +77,22 @@ def test_pdf_text(tmp_path: Path) -> None:
 
 def test_records_json_jsonl_gz_field_names(tmp_path: Path) -> None:
     recs = [
-        {"headline": "A", "body": "Alpha text here.", "publish_date": "2022/06/12",
-         "outlet": "CNN", "link": "http://x/a", "author": "Ann Lee and Bo Chen"},
-        {"title": "B", "content": "Beta text here.", "published_at": "2023-12-19T10:00:00+00:00",
-         "source": "The Week", "url": "http://x/b", "authors": ["Cy Dee"]},
+        {
+            "headline": "A",
+            "body": "Alpha text here.",
+            "publish_date": "2022/06/12",
+            "outlet": "CNN",
+            "link": "http://x/a",
+            "author": "Ann Lee and Bo Chen",
+        },
+        {
+            "title": "B",
+            "content": "Beta text here.",
+            "published_at": "2023-12-19T10:00:00+00:00",
+            "source": "The Week",
+            "url": "http://x/b",
+            "authors": ["Cy Dee"],
+        },
     ]
     (tmp_path / "a.json").write_text(json.dumps({"articles": recs}))
     (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r) for r in recs) + "\n")
@@ -88,16 +100,31 @@ def test_records_json_jsonl_gz_field_names(tmp_path: Path) -> None:
         f.write("\n".join(json.dumps(r) for r in recs))
     for name in ("a.json", "b.jsonl", "c.jsonl.gz"):
         a, b = load_file(tmp_path / name)
-        assert (a.title, a.source, a.published_at, a.url) == ("A", "CNN", "2022-06-12", "http://x/a")
+        assert (a.title, a.source, a.published_at, a.url) == (
+            "A",
+            "CNN",
+            "2022-06-12",
+            "http://x/a",
+        )
         assert a.authors == ("Ann Lee", "Bo Chen")
         assert (b.title, b.source, b.published_at, b.authors) == (
-            "B", "The Week", "2023-12-19", ("Cy Dee",))
+            "B",
+            "The Week",
+            "2023-12-19",
+            ("Cy Dee",),
+        )
 
 
 def test_multihop_rag_corpus_format(tmp_path: Path) -> None:
-    rec = {"title": "T", "author": "X", "source": "Mashable", "published_at":
-           "2023-11-27T08:45:59+00:00", "category": "entertainment", "url": "https://m/x",
-           "body": "Some body text."}
+    rec = {
+        "title": "T",
+        "author": "X",
+        "source": "Mashable",
+        "published_at": "2023-11-27T08:45:59+00:00",
+        "category": "entertainment",
+        "url": "https://m/x",
+        "body": "Some body text.",
+    }
     (tmp_path / "corpus.json").write_text(json.dumps([rec]))
     [doc] = load_file(tmp_path / "corpus.json")
     assert (doc.source, doc.published_at, doc.text) == ("Mashable", "2023-11-27", "Some body text.")

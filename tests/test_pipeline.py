@@ -73,17 +73,43 @@ def test_summary_sentences_are_cited(seed_pipe: Pipeline) -> None:
 
 def test_cli_ask_json_shape(seed_pipe: Pipeline, capsys: pytest.CaptureFixture[str]) -> None:
     index = str(seed_pipe.settings.index_dir)
-    code = main(["ask", "--index", index, "--llm-backend", "extractive", "--json",
-                 "How much aid did Congress fail to approve for Ukraine?"])
+    code = main(
+        [
+            "ask",
+            "--index",
+            index,
+            "--llm-backend",
+            "extractive",
+            "--json",
+            "How much aid did Congress fail to approve for Ukraine?",
+        ]
+    )
     assert code == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) >= {"question", "answer", "refused", "refusal_reason", "sentences",
-                        "citations", "retrieved", "timings"}
+    assert set(out) >= {
+        "question",
+        "answer",
+        "refused",
+        "refusal_reason",
+        "sentences",
+        "citations",
+        "retrieved",
+        "timings",
+    }
     assert set(out["timings"]) >= {"retrieve_ms", "first_token_ms", "total_ms"}
     assert set(out["retrieved"][0]) == {"chunk_id", "doc_id", "title", "score"}
     cite = out["citations"][0]
-    assert set(cite) == {"doc_id", "chunk_id", "title", "source", "published_at", "quote",
-                         "start", "end", "support"}
+    assert set(cite) == {
+        "doc_id",
+        "chunk_id",
+        "title",
+        "source",
+        "published_at",
+        "quote",
+        "start",
+        "end",
+        "support",
+    }
     text = SEED.read_text()
     assert cite["quote"] in text and "$60 billion" in " ".join(c["quote"] for c in out["citations"])
     assert out["sentences"][0]["citations"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from rag.pipeline import Pipeline
 from rag.ui.app import answer_markdown, build_app, sources_html
+
+from rag.pipeline import Pipeline
 
 
 def test_app_builds_and_answer_is_rendered_with_highlight(seed_pipe: Pipeline) -> None:

@@ -14,11 +14,11 @@ from typing import Any
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
+import gradio as gr
 
-from rag.pipeline import Pipeline  # noqa: E402
-from rag.settings import PROJECT_ROOT, Settings  # noqa: E402
-from rag.types import Answer, Citation  # noqa: E402
+from rag.pipeline import Pipeline
+from rag.settings import PROJECT_ROOT, Settings
+from rag.types import Answer, Citation
 
 CSS = """
 .source-card {border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 12px; margin-bottom: 10px}
@@ -97,7 +97,10 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
     sources = sorted({d.source for d in pipe.index.documents.values() if d.source})
 
     def respond(
-        message: str, history: list[dict[str, Any]], source: list[str], date_from: str,
+        message: str,
+        history: list[dict[str, Any]],
+        source: list[str],
+        date_from: str,
         date_to: str,
     ) -> Iterator[tuple[list[dict[str, Any]], str, str]]:
         history = list(history or [])
@@ -132,7 +135,8 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
             with gr.Column(scale=3):
                 chat = gr.Chatbot(label="Chat", height=480, elem_id="chat")
                 box = gr.Textbox(
-                    placeholder="Ask about the indexed articles…", show_label=False,
+                    placeholder="Ask about the indexed articles…",
+                    show_label=False,
                     elem_id="question",
                 )
                 with gr.Accordion("Filters", open=False):
@@ -144,7 +148,9 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
                 gr.Markdown("### Sources")
                 panel = gr.HTML("<i>Cited quotes appear here.</i>", elem_id="sources")
         box.submit(
-            respond, [box, chat, source, date_from, date_to], [chat, panel, box],
+            respond,
+            [box, chat, source, date_from, date_to],
+            [chat, panel, box],
             concurrency_limit=1,
         )
     return app
@@ -166,7 +172,11 @@ def serve(settings: Settings, corpus: Path | None = None) -> int:
     app.queue(default_concurrency_limit=4)
     print(f"newsrag: http://{settings.host}:{settings.port}", flush=True)
     app.launch(
-        server_name=settings.host, server_port=settings.port, ssr_mode=False,
-        theme=_theme(), css=CSS, footer_links=[],
+        server_name=settings.host,
+        server_port=settings.port,
+        ssr_mode=False,
+        theme=_theme(),
+        css=CSS,
+        footer_links=[],
     )
     return 0
