@@ -21,7 +21,8 @@ from rag.settings import PROJECT_ROOT, Settings
 from rag.types import Answer, Citation
 
 CSS = """
-.source-card {border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 12px; margin-bottom: 10px}
+.source-card {border: 1px solid #d0d7de; border-radius: 8px; padding: 10px 12px;
+  margin-bottom: 10px}
 .source-card h4 {margin: 0 0 4px 0; font-size: 15px}
 .source-meta {color: #57606a; font-size: 12px; margin-bottom: 6px}
 .source-text {font-size: 13px; line-height: 1.5; white-space: pre-wrap}
