@@ -340,7 +340,7 @@ def load_file(path: str | Path) -> list[Document]:
 
 
 def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named, and supported files under directories named (sorted, no sidecars)."""
+    """Files named, and supported files under folders named (sorted; no sidecars or READMEs)."""
     out: list[Path] = []
     for path in paths:
         p = Path(path)
@@ -351,6 +351,8 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
                     f.is_file()
                     and not n.endswith(_SIDECAR)
                     and not n.startswith(".")
+                    # a folder's README describes the collection; it is not an article
+                    and not n.startswith("readme.")
                     and (any(n.endswith(s) for s in SUPPORTED))
                 ):
                     out.append(f)

@@ -176,6 +176,7 @@ def test_expand_paths_skips_sidecars_and_unknown(tmp_path: Path) -> None:
     (tmp_path / "sub" / "a.txt").write_text("x")
     (tmp_path / "sub" / "a.txt.meta.json").write_text("{}")
     (tmp_path / "notes.xyz").write_text("x")
+    (tmp_path / "README.md").write_text("# About this collection")
     assert expand_paths([tmp_path]) == [tmp_path / "sub" / "a.txt"]
 
 
