@@ -299,11 +299,26 @@ class Pipeline:
         elif not any(x.supported for x in sentences):
             reason = "Nothing the model drafted is supported by the retrieved text."
         else:
-            missing = missing_answer_type(
-                query.text, " ".join(x.text for x in sentences if x.supported)
-            )
+            supported = [x for x in sentences if x.supported]
+            missing = missing_answer_type(query.text, " ".join(x.text for x in supported))
             if missing:
                 reason = f"The retrieved text does not give {missing} for this question."
+            else:
+                # the cited passages must be about what was asked: every name of the question
+                # appears in the answer, its quotes or the chunks they come from
+                cited = {c.chunk_id for x in supported for c in x.citations}
+                around = " ".join(
+                    [x.text for x in supported]
+                    + [self.index.chunks[c].text for c in cited]
+                    + [docs[self.index.chunks[c].doc_id].title for c in cited]
+                )
+                off = missing_question_terms(query.text, around)
+                if off:
+                    reason = (
+                        "The passages that support the draft are not about "
+                        + ", ".join(f"'{m}'" for m in off)
+                        + "."
+                    )
         yield finish(sentences, bool(reason), reason, draft)
 
     def _refuse_before(self, query: Query, hits: list[Hit]) -> str:

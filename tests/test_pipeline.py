@@ -131,3 +131,26 @@ def test_cli_bad_file_exit_code_and_message(
 def test_cli_delete_unknown_id(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["delete", "--index", str(tmp_path / "i"), "nope"]) != 0
     assert "nope" in capsys.readouterr().err
+
+
+def test_supported_but_off_topic_answer_refused(seed_pipe: Pipeline, tmp_path: Path) -> None:
+    other = tmp_path / "russia.txt"
+    other.write_text(
+        "Russia's population shrank by 86,000 people per month this year, Rosstat said. "
+        "Tokyo is mentioned here only once."
+    )
+    seed_pipe.ingest([other])
+
+    class OffTopic:
+        name = "off-topic"
+
+        def stream(self, messages, max_tokens):
+            yield "Russia's population shrank by 86,000 people per month this year. [1]"
+
+        def complete(self, messages, max_tokens):
+            return "".join(self.stream(messages, max_tokens))
+
+    seed_pipe._llm = OffTopic()
+    a = seed_pipe.ask("What is the population of Japan's Patriot missile makers?")
+    assert a.sentences and a.sentences[0].supported
+    assert a.refused and "not about" in a.refusal_reason
