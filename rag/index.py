@@ -89,6 +89,11 @@ class Index:
         out = [c for c in self.chunks.values() if c.doc_id == doc_id]
         return sorted(out, key=lambda c: c.position)
 
+    def newest_date(self) -> str | None:
+        return max(
+            (d.published_at for d in self.documents.values() if d.published_at), default=None
+        )
+
     def doc_by_path(self) -> dict[str, str]:
         return {d.path: d.id for d in self.documents.values() if d.path}
 

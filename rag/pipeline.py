@@ -148,6 +148,19 @@ class Pipeline:
                 docs.extend(load_file(path))
             except LoadError as e:
                 report.errors.append(e)
+        self.ingest_documents(docs, progress, report)
+        report.seconds = time.perf_counter() - t0
+        return report
+
+    def ingest_documents(
+        self,
+        docs: Iterable[Document],
+        progress: ProgressFn | None = None,
+        report: IngestReport | None = None,
+    ) -> IngestReport:
+        """Index already-loaded documents (same rules as `ingest`)."""
+        t0 = time.perf_counter()
+        report = report if report is not None else IngestReport()
         with self._write_lock:
             index = self.index
             by_path = index.doc_by_path()
@@ -173,18 +186,22 @@ class Pipeline:
                 )
                 for doc in fresh
             ]
-            total = sum(len(c) for _, c in pending)
-            done = 0
+            texts = [self._embed_text(doc, c.text) for doc, chunks in pending for c in chunks]
+            total = len(texts)
+            vecs = np.zeros((total, index.dim), dtype=np.float32)
             if progress:
                 progress(0, total, "embedding")
-            for doc, chunks in pending:
-                texts = [self._embed_text(doc, c.text) for c in chunks]
-                vecs = self.embedder.embed(texts) if texts else np.zeros((0, self.index.dim))
-                index.add(doc, chunks, vecs)
-                report.added.append(doc.id)
-                done += len(chunks)
+            # batches across documents keep the embedder's batches full
+            step = max(s.embed_batch * 8, 64)
+            for i in range(0, total, step):
+                vecs[i : i + step] = self.embedder.embed(texts[i : i + step])
                 if progress:
-                    progress(done, total, doc.title or doc.path)
+                    progress(min(total, i + step), total, "embedding")
+            pos = 0
+            for doc, chunks in pending:
+                index.add(doc, chunks, vecs[pos : pos + len(chunks)])
+                pos += len(chunks)
+                report.added.append(doc.id)
             report.chunks = total
             if fresh or report.replaced:
                 index.commit()
@@ -204,31 +221,44 @@ class Pipeline:
         return gone
 
     # ---- asking --------------------------------------------------------------------------
-    def query(self, question: str, filters: Filters | dict | None = None) -> Query:
-        sources = {d.source for d in self.index.documents.values()}
-        return understand(question, filters, sources)
+    def query(
+        self, question: str, filters: Filters | dict | None = None, as_of: str | None = None
+    ) -> Query:
+        """The question with its filters: given by hand, or read from its words."""
+        docs = self.index.documents.values()
+        return understand(
+            question, filters, {d.source for d in docs}, {d.title for d in docs}, as_of
+        )
 
-    def retrieve(self, question: str, filters: Filters | dict | None = None) -> list[Hit]:
-        return self.retriever.retrieve(self.query(question, filters))
+    def retrieve(
+        self, question: str, filters: Filters | dict | None = None, as_of: str | None = None
+    ) -> list[Hit]:
+        return self.retriever.retrieve(self.query(question, filters, as_of))
 
-    def ask(self, question: str, filters: Filters | dict | None = None) -> Answer:
+    def ask(
+        self, question: str, filters: Filters | dict | None = None, as_of: str | None = None
+    ) -> Answer:
         """Answer with every sentence grounded in a quoted span, or refuse with a reason."""
         answer = None
-        for event in self.stream(question, filters):
+        for event in self.stream(question, filters, as_of):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, filters: Filters | dict | None = None
+        self, question: str, filters: Filters | dict | None = None, as_of: str | None = None
     ) -> Iterator[str | Answer]:
-        """Yield the answer's text as the LLM writes it, then the grounded Answer."""
+        """Yield the answer's text as the LLM writes it, then the grounded Answer.
+
+        `as_of` (YYYY-MM-DD): the day the question is asked; later articles are not seen and
+        recency counts in the ranking.
+        """
         if not question or not question.strip():
             raise NewsragError("empty question")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        query = self.query(question, filters)
+        query = self.query(question, filters, as_of)
         hits = self.retriever.retrieve(query)
         timings["retrieve_ms"] = self.retriever.last_ms
         docs = self.index.documents

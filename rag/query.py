@@ -1,41 +1,159 @@
 """Question → Query: the text to search with and the filters that apply.
 
-Filters set by hand (API argument, CLI flags, UI) always apply. From the words alone only what is
-unambiguous is inferred here: a news source the index holds, named as the teller ("according to
-CNN", "what did The Week report"). Dates in a question are usually part of the fact asked about
-("the first change since 2014"), so they are not turned into filters without an explicit cue.
+Filters set by hand (API argument, CLI flags, UI) always win. From the words, only what is
+unambiguous is inferred, by patterns (fast, no LLM):
+  - dates and ranges: "last week", "this month", "yesterday", "in October 2023",
+    "on March 5, 2022", "before/after/since June 2022", relative to an as-of date;
+  - a news source the index holds, named as the teller ("according to CNN", "USA Today reported");
+  - an article title quoted in the question.
+A bare year is left alone: in news questions it is usually part of the fact asked about
+("the first change since 2014"), not a wish to filter. An as-of date (a question asked on a day
+cannot see later articles) caps the range and turns on recency in the ranking.
 """
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Iterable
+from datetime import date, timedelta
 
 from rag.types import Filters, Query
 
+_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_CURRENT = re.compile(
+    r"\b(recent(ly)?|latest|this (week|month|year)|last (week|month)|past (week|few days|month)|"
+    r"yesterday|today|tonight|so far|currently|now|new(ly)?|just|upcoming|ongoing)\b",
+    re.IGNORECASE,
+)
+
+
+def _month_range(year: int, month: int) -> tuple[str, str]:
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, 1).isoformat(), date(year, month, last).isoformat()
+
+
+def _parse_day(text: str) -> date | None:
+    m = re.match(rf"({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})", text, re.I)
+    if m:
+        try:
+            return date(int(m[3]), _MONTHS[m[1].lower()], int(m[2]))
+        except ValueError:
+            return None
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", text)
+    if m:
+        try:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        except ValueError:
+            return None
+    return None
+
+
+def infer_dates(question: str, as_of: date | None) -> tuple[str | None, str | None, list[str]]:
+    """(date_from, date_to, notes) read from the question's words."""
+    q = question.lower()
+    notes: list[str] = []
+    lo: str | None = None
+    hi: str | None = None
+    if as_of:
+        rel = {
+            "yesterday": (1, 1),
+            "today": (0, 0),
+            "this week": (7, 0),
+            "past week": (7, 0),
+            "last week": (14, 0),
+            "past few days": (5, 0),
+            "this month": (31, 0),
+            "last month": (62, 0),
+            "past month": (31, 0),
+        }
+        for phrase, (back, fwd) in rel.items():
+            if re.search(rf"\b{phrase}\b", q):
+                lo = (as_of - timedelta(days=back)).isoformat()
+                hi = (as_of - timedelta(days=fwd)).isoformat()
+                notes.append(f"dates: {phrase} ({lo} to {hi})")
+                break
+    for cue, span in re.findall(
+        rf"\b(in|during|on|before|after|since|until)\s+((?:{_MONTH_RE})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})",
+        question,
+        re.IGNORECASE,
+    ):
+        day = _parse_day(span)
+        if day:
+            a = b = day.isoformat()
+        else:
+            m = re.match(rf"({_MONTH_RE})\.?\s+(\d{{4}})", span, re.I)
+            if not m:
+                continue
+            a, b = _month_range(int(m[2]), _MONTHS[m[1].lower()])
+        cue = cue.lower()
+        if cue in ("in", "during", "on"):
+            lo, hi = a, b
+        elif cue in ("after", "since"):
+            lo = a
+        else:
+            hi = a
+        notes.append(f"dates: {cue} {span}")
+    return lo, hi, notes
+
 
 def understand(
-    text: str, filters: Filters | dict | None = None, known_sources: Iterable[str] = ()
+    text: str,
+    filters: Filters | dict | None = None,
+    known_sources: Iterable[str] = (),
+    known_titles: Iterable[str] = (),
+    as_of: date | str | None = None,
 ) -> Query:
     explicit = Filters.from_dict(filters)
     question = " ".join(text.split())
+    if isinstance(as_of, str):
+        as_of = date.fromisoformat(as_of)
     inferred: list[str] = []
+
     sources = list(explicit.sources)
     if not sources:
         for src in sorted({s for s in known_sources if s}, key=len, reverse=True):
             name = re.escape(src)
             cue = (
-                rf"\b(according to|reported by|from|in|on|per)\s+(the\s+)?{name}\b"
-                rf"|\b{name}\s+(report(s|ed)?|sa(ys|id)|wr(ote|ites)|article)"
+                rf"\b(according to|reported by|from|in|on|per|by)\s+(the\s+)?{name}\b"
+                rf"|\b{name}('s)?\s+(report(s|ed)?|sa(ys|id)|wr(ote|ites)|article|stor(y|ies)|"
+                rf"coverage|quiz)"
             )
-            if re.search(cue, question, re.IGNORECASE):
+            if re.search(cue, question, re.IGNORECASE) and src not in sources:
+                if any(src.lower() in s.lower() for s in sources):
+                    continue
                 sources.append(src)
                 inferred.append(f"source: {src}")
+
+    titles = list(explicit.titles)
+    if not titles:
+        quoted = re.findall(r"[\"“]([^\"”]{8,})[\"”]", question)
+        lower_titles = {t.lower(): t for t in known_titles if t}
+        for q in quoted:
+            hits = [t for lt, t in lower_titles.items() if q.lower() in lt]
+            if len(hits) == 1:
+                titles.append(q)
+                inferred.append(f"title: {hits[0]}")
+
+    date_from, date_to = explicit.date_from, explicit.date_to
+    if not (date_from or date_to):
+        date_from, date_to, notes = infer_dates(question, as_of)
+        inferred.extend(notes)
+    if as_of and (date_to is None or date_to > as_of.isoformat()):
+        date_to = as_of.isoformat()
     f = Filters(
         doc_ids=explicit.doc_ids,
         sources=tuple(sources),
-        date_from=explicit.date_from,
-        date_to=explicit.date_to,
-        titles=explicit.titles,
+        date_from=date_from,
+        date_to=date_to,
+        titles=tuple(titles),
     )
-    return Query(text=question, filters=f, inferred=tuple(inferred))
+    return Query(
+        text=question,
+        filters=f,
+        inferred=tuple(inferred),
+        as_of=as_of.isoformat() if as_of else None,
+        current=bool(as_of) or bool(_CURRENT.search(question)),
+    )

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+    per_doc_max: int = 2  # chunks of one article in the top-k (0 = no cap)
+    recency_weight: float = 0.5  # lift for fresh articles on current-events questions (0 = off)
+    recency_halflife_days: float = 7.0
 
     # evidence selection: the LLM sees sentences, not whole chunks (prompt size is latency)
     evidence_sentences: int = 8

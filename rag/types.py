@@ -98,6 +98,8 @@ class Query:
     text: str
     filters: Filters = field(default_factory=Filters)
     inferred: tuple[str, ...] = ()  # human-readable notes on filters guessed from the words
+    as_of: str | None = None  # ISO date the question is asked on; later articles are unseen
+    current: bool = False  # about current events: recency counts in the ranking
 
 
 @dataclass(frozen=True)
@@ -211,6 +213,7 @@ class Answer:
                 for h in self.retrieved
             ],
             "filters": self.query.filters.to_dict() if self.query else None,
+            "inferred": list(self.query.inferred) if self.query else [],
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
         }
 
