@@ -1,23 +1,171 @@
-"""The first chat page: builds offline, formats cited answers and highlighted quotes."""
+"""The app without a browser: rendering, the chat handler's stream, uploads, eval tab parts."""
 
 from __future__ import annotations
 
-from rag.ui.app import answer_markdown, build_app, sources_html
+import copy
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+from rag.ui.app import build_app, header_markdown, launch_options
+from rag.ui.evaluation import harness_missing, metrics_markdown
+from rag.ui.library import ingest_uploads, rows, stats_markdown
+from rag.ui.render import (
+    answer_markdown,
+    article_html,
+    filters_note,
+    parse_ref,
+    sources_html,
+)
 
 from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+QUESTION = "Who manufactures the Patriot missiles in Japan?"
 
 
-def test_app_builds_and_answer_is_rendered_with_highlight(seed_pipe: Pipeline) -> None:
-    app = build_app(seed_pipe)
-    assert app is not None
-    a = seed_pipe.ask("Who manufactures the Patriot missiles in Japan?")
+def _fn(app: gr.Blocks, api_name: str) -> Any:
+    return next(f.fn for f in app.fns.values() if f.api_name == api_name)
+
+
+def test_answer_is_cited_and_citations_open_the_article(seed_pipe: Pipeline) -> None:
+    a = seed_pipe.ask(QUESTION)
     md = answer_markdown(a)
-    assert "[1]" in md
-    page = sources_html(seed_pipe, a)
-    assert "<mark>" in page and "Mitsubishi Heavy Industries" in page
+    links = re.findall(r"\[\[(\d+)\]\]\(#(cite:chat:[^)]+)\)", md)
+    assert links and links[0][0] == "1"
+    scope, doc_id, start, end = parse_ref(links[0][1]) or ("", "", 0, 0)
+    doc = seed_pipe.document(doc_id)
+    assert scope == "chat" and doc.text[start:end] == a.citations[0].quote
+    page = article_html(doc, start, end)
+    assert f'<mark class="quote">{html.escape(a.citations[0].quote)}</mark>' in page
+    assert html.escape(doc.title) in page
+    panel = sources_html(a, seed_pipe.index.documents)
+    assert "Mitsubishi Heavy Industries" in panel and f'data-cite="{links[0][1]}"' in panel
 
 
 def test_refusal_is_explained(seed_pipe: Pipeline) -> None:
     a = seed_pipe.ask("What is the best recipe for banana bread?")
     assert "do not answer" in answer_markdown(a)
-    assert "Refused" in sources_html(seed_pipe, a)
+    assert "Refused" in sources_html(a, seed_pipe.index.documents)
+
+
+def test_unsupported_sentences_are_flagged() -> None:
+    from rag.types import Answer, Sentence
+
+    a = Answer("q", "x", (Sentence("The moon is cheese.", False, 0.1, (), "no source"),), False)
+    md = answer_markdown(a)
+    assert "⚠️" in md and "~~The moon is cheese.~~" in md and "no source" in md
+
+
+def test_parse_ref_rejects_garbage() -> None:
+    assert parse_ref("cite:chat:abc:1:x") is None
+    assert parse_ref("http://example.org") is None
+
+
+def test_chat_streams_then_grounds_and_follow_up_is_rewritten(seed_pipe: Pipeline) -> None:
+    app = build_app(seed_pipe)
+    respond = _fn(app, "chat")
+    steps = [copy.deepcopy(s) for s in respond(QUESTION, [], [], [], "", "", [])]
+    history, _, panel, note, asked = steps[-1]
+    assert len(steps) > 2  # a status, streamed deltas, then the grounded answer
+    assert "▌" in steps[2][0][-1]["content"]
+    assert history[-1]["role"] == "assistant" and "#cite:chat:" in history[-1]["content"]
+    assert "cite-card" in panel and "No filters" in note and asked == [QUESTION]
+    steps = list(respond("Who makes them?", history, asked, [], "", "", []))
+    note = steps[-1][3]
+    assert "Follow-up" in note and "Patriot" in note
+    assert steps[-1][4][-1].startswith("Who makes them? (context:")
+
+
+def test_chat_filters_are_applied_and_shown(seed_pipe: Pipeline) -> None:
+    respond = _fn(build_app(seed_pipe), "chat")
+    steps = list(respond(QUESTION, [], [], [], "2020-01-01", "2020-12-31", []))
+    history, _, _, note, _ = steps[-1]
+    assert "dates 2020-01-01 to 2020-12-31" in note
+    assert "do not answer" in history[-1]["content"]  # no article in that range
+
+
+def test_filters_note_shows_inferred_filters(seed_pipe: Pipeline) -> None:
+    q = seed_pipe.query("What did Japan decide in December 2023?")
+    note = filters_note(q)
+    assert "inferred from the question" in note and "2023-12-01" in note
+
+
+def test_bad_date_is_an_error_not_a_crash(seed_pipe: Pipeline) -> None:
+    respond = _fn(build_app(seed_pipe), "chat")
+    try:
+        list(respond(QUESTION, [], [], [], "last year", "", []))
+    except gr.Error as e:
+        assert "date like" in str(e)
+    else:
+        raise AssertionError("a malformed date must be refused")
+
+
+def test_uploads_index_good_files_and_name_bad_ones(seed_pipe: Pipeline, tmp_path: Path) -> None:
+    good = tmp_path / "volcano.txt"
+    good.write_text(
+        "Volcano erupts in Iceland\n\nA volcano on the Reykjanes peninsula erupted on Monday, "
+        "sending lava towards the town of Grindavik, officials said."
+    )
+    meta = tmp_path / "volcano.txt.meta.json"
+    meta.write_text('{"title": "Volcano erupts in Iceland", "source": "Test Wire"}')
+    bad = tmp_path / "broken.pdf"
+    bad.write_bytes(b"%PDF-1.4 this is not really a pdf")
+    steps: list[str] = []
+    report, errors = ingest_uploads(
+        seed_pipe, [str(good), str(meta), str(bad)], lambda f, d: steps.append(d)
+    )
+    assert len(report.added) == 1 and [e.path for e in errors] == ["broken.pdf"]
+    assert "PDF" in errors[0].problem
+    assert any("Reading volcano.txt" in s for s in steps)
+    titles = [r[0] for r in rows(seed_pipe)]
+    assert "Volcano erupts in Iceland" in titles
+    assert "Test Wire" in [r[1] for r in rows(seed_pipe)]
+    assert "**2 article(s)**" in stats_markdown(seed_pipe)
+
+
+def test_app_is_offline_and_loopback(seed_pipe: Pipeline) -> None:
+    import os
+
+    opts = launch_options(Settings(index_dir=seed_pipe.settings.index_dir))
+    assert opts["server_name"] == "127.0.0.1"
+    assert os.environ["GRADIO_ANALYTICS_ENABLED"] == "False"
+    theme_css = str(opts["theme"]._get_theme_css())
+    assert "fonts.googleapis" not in theme_css and "@import" not in opts["css"]
+    assert "1 article(s) indexed" in header_markdown(seed_pipe)
+
+
+def test_tabs_are_labelled(seed_pipe: Pipeline) -> None:
+    app = build_app(seed_pipe)
+    labels = [b.label for b in app.blocks.values() if isinstance(b, gr.Tab)]
+    assert labels == ["Chat", "Summarise", "Library", "Eval"]
+
+
+def test_eval_metrics_table() -> None:
+    summary = {
+        "faithfulness": 0.9,
+        "refusal_accuracy": None,
+        "counts": {
+            "cases": 2,
+            "answerable": 1,
+            "unanswerable": 1,
+            "refused": 1,
+            "metric_cases": {"faithfulness": 1},
+        },
+        "timings": {"total_seconds": 1.5, "ask_ms_p50": 1200.0},
+    }
+    md = metrics_markdown(summary)
+    assert "| faithfulness | 0.900 | 1 |" in md and "| refusal_accuracy | n/a |" in md
+    assert "**2 cases**" in md
+
+
+def test_harness_presence_is_detected() -> None:
+    assert harness_missing() in (
+        "",
+        "rag.eval.suite",
+        "rag.eval.run",
+        "rag.eval.report",
+        "rag.eval.generate",
+    )
