@@ -16,7 +16,7 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup serve test test-fast lint bench clean-index
+.PHONY: setup serve test test-fast lint bench clean-index chromium
 
 setup: $(STAMP)
 
@@ -38,11 +38,20 @@ $(STAMP): pyproject.toml Makefile
 serve: setup
 	$(BIN)/newsrag serve --corpus $(CORPUS) --index .newsrag/$(notdir $(abspath $(CORPUS))) --port $(PORT)
 
-test: setup
+# Browser tests drive Debian's chromium through playwright (installed by the dev extra), never a
+# browser a tool downloads. Without apt (or root) this step says so and the browser tests skip.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  then echo "installed chromium for the browser tests"; \
+	  else echo "chromium could not be installed with apt-get: browser tests will be skipped"; fi; }
+
+test: setup chromium
 	$(BIN)/ruff check rag eval ui tests
 	$(BIN)/python -m pytest -q
 
-test-fast: setup
+test-fast: setup chromium
 	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup

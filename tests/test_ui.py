@@ -56,7 +56,7 @@ def test_unsupported_sentences_are_flagged() -> None:
 
     a = Answer("q", "x", (Sentence("The moon is cheese.", False, 0.1, (), "no source"),), False)
     md = answer_markdown(a)
-    assert "⚠️" in md and "~~The moon is cheese.~~" in md and "no source" in md
+    assert "⚠" in md and "~~The moon is cheese.~~" in md and "no source" in md
 
 
 def test_parse_ref_rejects_garbage() -> None:

@@ -66,7 +66,11 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
                 )
                 send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
                 clear = gr.Button(
-                    "New conversation", scale=1, min_width=120, size="sm", elem_id="new-chat"
+                    "New conversation",
+                    variant="secondary",
+                    scale=1,
+                    min_width=150,
+                    elem_id="new-chat",
                 )
             note = gr.Markdown("", elem_id="filters-note")
             with gr.Accordion("Filters (optional)", open=False, elem_id="filters"):
@@ -135,7 +139,7 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
                     history[-1] = {"role": "assistant", "content": draft + " ▌"}
                     yield history, "", waiting, searched, asked
         except NewsragError as e:
-            history[-1] = {"role": "assistant", "content": f"⚠️ {e}"}
+            history[-1] = {"role": "assistant", "content": f"⚠ {e}"}
             yield history, "", "", searched, asked
 
     def reset() -> tuple[list[Any], str, str, str, list[str], str]:

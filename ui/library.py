@@ -99,6 +99,7 @@ def library_tab(pipe: Pipeline) -> LibraryTab:
         value=rows(pipe) or None,
         interactive=False,
         wrap=True,
+        column_widths=["36%", "16%", "10%", "7%", "9%", "14%", "8%"],
         elem_id="library-table",
         max_height=360,
     )
@@ -143,7 +144,7 @@ def library_tab(pipe: Pipeline) -> LibraryTab:
         titles = {d: pipe.index.documents[d].title for d in doc_ids if d in pipe.index.documents}
         gone = pipe.delete(doc_ids)
         return (
-            "🗑️ Deleted: " + "; ".join(titles.get(d) or d for d in gone)
+            "✓ Deleted: " + "; ".join(titles.get(d) or d for d in gone)
             if gone
             else ("Nothing deleted (already gone).")
         )

@@ -50,14 +50,14 @@ def sentences_markdown(sentences: Sequence[Sentence], citations: list[Citation],
             parts.append(f"{s.text} {marks}".strip())
         else:
             why = f": {s.reason}" if s.reason else ""
-            parts.append(f"⚠️ ~~{s.text}~~ _(not supported by the articles{why})_")
+            parts.append(f"⚠ ~~{s.text}~~ _(not supported by the articles{why})_")
     return " ".join(parts)
 
 
 def answer_markdown(answer: Answer, scope: str = "chat") -> str:
     """The answer as a chat message: cited sentences, flagged ones, or the refusal and why."""
     if answer.refused:
-        text = f"🚫 **The indexed articles do not answer this.** {answer.refusal_reason}"
+        text = f"**The indexed articles do not answer this.** {answer.refusal_reason}"
         drafts = [s for s in answer.sentences if not s.supported]
         if drafts:
             text += "\n\n_What the model drafted, which no retrieved text supports:_ " + " ".join(
@@ -145,14 +145,14 @@ def filters_note(query: Query | None, searched_as: str = "", carried: Sequence[s
     lines = []
     if carried:
         lines.append(
-            f"↪ Follow-up: searched as _{searched_as}_ (carried from the conversation: "
+            f"Follow-up: searched as _{searched_as}_ (carried from the conversation: "
             + ", ".join(f"**{t}**" for t in carried)
             + ")"
         )
     if query is not None:
         applied = describe_filters(query.filters)
         if query.inferred:
-            lines.append("🔎 Filters inferred from the question: " + "; ".join(query.inferred))
+            lines.append("Filters inferred from the question: " + "; ".join(query.inferred))
         lines.append(f"Filters applied: {applied}" if applied else "No filters: every article.")
     return "\n\n".join(lines)
 
@@ -194,13 +194,13 @@ def ingest_report_markdown(
     lines = []
     if added or replaced:
         lines.append(
-            f"✅ Indexed **{added}** new article(s) ({chunks} chunks) in {seconds:.1f} s"
+            f"✓ Indexed **{added}** new article(s) ({chunks} chunks) in {seconds:.1f} s"
             + (f", replacing {replaced} older version(s)" if replaced else "")
             + "."
         )
     if unchanged:
-        lines.append(f"ℹ️ {unchanged} article(s) were already indexed, unchanged.")
+        lines.append(f"{unchanged} article(s) were already indexed, unchanged.")
     if errors:
-        lines.append(f"❌ **{len(errors)} file(s) could not be indexed:**")
+        lines.append(f"✗ **{len(errors)} file(s) could not be indexed:**")
         lines += [f"- `{e.path}`: {e.problem}" for e in errors]
     return "\n\n".join(lines) or "Nothing to index."
