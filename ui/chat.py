@@ -82,8 +82,8 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
                         [], multiselect=True, label="Articles", elem_id="filter-articles"
                     )
                 with gr.Row():
-                    date_from = gr.Textbox(label="From date", placeholder="YYYY-MM-DD")
-                    date_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD")
+                    date_from_box = gr.Textbox(label="From date", placeholder="YYYY-MM-DD")
+                    date_to_box = gr.Textbox(label="To date", placeholder="YYYY-MM-DD")
                 gr.Markdown(
                     "<small>Filters set here apply to every question. Dates, sources and quoted "
                     "titles named in a question are also applied, and shown above.</small>"
@@ -104,8 +104,8 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
         history: list[dict[str, Any]],
         asked: list[str],
         source: list[str],
-        date_from_v: str,
-        date_to_v: str,
+        date_from: str,
+        date_to: str,
         doc_ids: list[str],
     ) -> Iterator[Outputs]:
         history = list(history or [])
@@ -116,8 +116,8 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
             return
         filters = {
             "sources": source or None,
-            "date_from": _date(date_from_v, "From date"),
-            "date_to": _date(date_to_v, "To date"),
+            "date_from": _date(date_from, "From date"),
+            "date_to": _date(date_to, "To date"),
             "doc_ids": doc_ids or None,
         }
         rewrite = standalone(q, asked)
@@ -152,7 +152,7 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
             (ARTICLE_PLACEHOLDER),
         )
 
-    inputs = [box, chat, turns, sources, date_from, date_to, articles]
+    inputs = [box, chat, turns, sources, date_from_box, date_to_box, articles]
     outputs = [chat, box, panel, note, turns]
     for trigger, api_name in ((box.submit, "chat"), (send.click, False)):
         trigger(
@@ -164,6 +164,8 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
             api_name=api_name,
             show_progress="hidden",
         )
+        # the article of an earlier answer would look like the source of the new one
+        trigger(lambda: ARTICLE_PLACEHOLDER, None, viewer, api_name=False, queue=False)
     for trigger in (clear.click, chat.clear):
         trigger(reset, None, [chat, box, panel, note, turns, viewer], api_name=False)
     return ChatTab(sources=sources, articles=articles)

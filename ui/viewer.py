@@ -61,5 +61,7 @@ def article_viewer(pipe: Pipeline, scope: str, elem_id: str) -> gr.HTML:
             return '<p class="muted">That article is no longer in the library.</p>'
         return article_html(doc, start, end)
 
-    viewer.cite(open_citation, None, viewer, concurrency_limit=None, show_progress="hidden")  # type: ignore[attr-defined]
+    viewer.cite(  # type: ignore[attr-defined]
+        open_citation, None, viewer, concurrency_limit=None, show_progress="hidden", api_name=False
+    )
     return viewer
