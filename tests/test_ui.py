@@ -169,3 +169,26 @@ def test_harness_presence_is_detected() -> None:
         "rag.eval.report",
         "rag.eval.generate",
     )
+
+
+def test_delete_removes_articles_and_says_which(seed_pipe: Pipeline) -> None:
+    app = build_app(seed_pipe)
+    doc_id = next(iter(seed_pipe.index.documents))
+    title = seed_pipe.index.documents[doc_id].title
+    assert _fn(app, "delete")([]) == "Pick the articles to delete first."
+    assert title in _fn(app, "delete")([doc_id])
+    assert not seed_pipe.index.documents
+    assert "library is empty" in stats_markdown(seed_pipe)
+
+
+def test_summarise_handler_cites(seed_pipe: Pipeline) -> None:
+    summarise = _fn(build_app(seed_pipe), "summarise")
+    doc_id = next(iter(seed_pipe.index.documents))
+    md, cards, _ = summarise([doc_id], "", progress=lambda *a, **k: None)
+    assert "#cite:sum:" in md and "supported by the articles" in md and "cite-card" in cards
+    try:
+        summarise([], "  ", progress=lambda *a, **k: None)
+    except gr.Error as e:
+        assert "Pick at least one article" in str(e)
+    else:
+        raise AssertionError("an empty request must be refused")

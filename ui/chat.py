@@ -66,10 +66,10 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
                 )
                 send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
                 clear = gr.Button(
-                    "New conversation",
+                    "New chat",
                     variant="secondary",
                     scale=1,
-                    min_width=150,
+                    min_width=100,
                     elem_id="new-chat",
                 )
             note = gr.Markdown("", elem_id="filters-note")
