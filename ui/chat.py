@@ -64,12 +64,12 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
                     autofocus=True,
                     container=False,
                 )
-                send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="ask")
+                send = gr.Button("Ask", variant="primary", scale=0, min_width=80, elem_id="ask")
                 clear = gr.Button(
                     "New chat",
                     variant="secondary",
-                    scale=1,
-                    min_width=100,
+                    scale=0,
+                    min_width=110,
                     elem_id="new-chat",
                 )
             note = gr.Markdown("", elem_id="filters-note")

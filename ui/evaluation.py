@@ -105,13 +105,16 @@ def eval_tab(pipe: Pipeline) -> EvalTab:
         with gr.Column(scale=1):
             gr.Markdown("### Run a suite")
             suite = gr.Dropdown(
-                suite_choices(pipe), label="Suite", elem_id="eval-suite", allow_custom_value=False
+                suite_choices(pipe),
+                label="Suite",
+                info="Bundled suites, and those uploaded or generated here.",
+                elem_id="eval-suite",
             )
             upload = gr.File(
                 label="…or upload a suite (.jsonl, one case a line)",
                 file_types=[".jsonl"],
                 elem_id="eval-upload",
-                height=110,
+                height=150,
             )
             run = gr.Button("Run suite", variant="primary", elem_id="eval-run")
             gr.Markdown("### Generate a suite")
