@@ -192,3 +192,29 @@ def test_summarise_handler_cites(seed_pipe: Pipeline) -> None:
         assert "Pick at least one article" in str(e)
     else:
         raise AssertionError("an empty request must be refused")
+
+
+def test_load_script_refuses_other_hosts_and_measures(seed_pipe: Pipeline) -> None:
+    import socket
+
+    from rag.ui import load
+
+    assert load.loopback("http://127.0.0.1:7860") and load.loopback("http://localhost:1")
+    assert not load.loopback("http://10.0.0.1:7860") and not load.loopback("http://example.org")
+    assert load.main(["--url", "http://192.168.1.2:7860"]) == 2
+    assert load.percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = build_app(seed_pipe)
+    app.launch(
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(seed_pipe.settings.with_overrides(port=port)),
+    )
+    try:
+        rep = load.run(f"http://127.0.0.1:{port}", users=4, requests=1, timeout=120)
+    finally:
+        app.close()
+    assert rep.requests == 4 and rep.errors == 0 and rep.ok == 4, rep.error_samples
+    assert 0 < rep.p50_s <= rep.p95_s <= rep.max_s

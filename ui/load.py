@@ -31,6 +31,7 @@ QUESTIONS = (
     "How much aid did the US Congress fail to approve for Ukraine?",
     "What is the best recipe for banana bread?",  # refused: no article is about it
 )
+_CURSOR = "\\u258c"  # the ▌ after a streamed draft, as JSON escapes it
 MAX_USERS = 100
 MAX_REQUESTS = 10
 
@@ -40,6 +41,7 @@ class Result:
     ok: bool
     seconds: float
     first_update: float | None = None
+    first_word: float | None = None  # the first streamed word of the model's draft
     refused: bool = False
     error: str = ""
 
@@ -56,6 +58,8 @@ class Report:
     max_s: float = 0.0
     first_update_p50_s: float | None = None
     first_update_p95_s: float | None = None
+    first_word_p50_s: float | None = None
+    first_word_p95_s: float | None = None
     wall_s: float = 0.0
     error_samples: list[str] = field(default_factory=list)
 
@@ -84,6 +88,7 @@ def ask(client: httpx.Client, base: str, question: str, timeout: float) -> Resul
     """One question through the queue; the final chat message must be cited or a refusal."""
     t0 = time.perf_counter()
     first: float | None = None
+    word: float | None = None
     try:
         r = client.post(
             f"{base}/gradio_api/call/v2/chat",
@@ -108,6 +113,8 @@ def ask(client: httpx.Client, base: str, question: str, timeout: float) -> Resul
                 elif line.startswith("data:"):
                     if event == "generating" and first is None:
                         first = time.perf_counter() - t0
+                    if event == "generating" and word is None and _CURSOR in line:
+                        word = time.perf_counter() - t0
                     if event == "error":
                         return Result(False, time.perf_counter() - t0, first, error=line[5:99])
                     if event == "complete":
@@ -122,7 +129,7 @@ def ask(client: httpx.Client, base: str, question: str, timeout: float) -> Resul
             return Result(
                 False, seconds, first, error=f"answer neither cited nor refused: {text[:80]}"
             )
-        return Result(True, seconds, first, refused=refused)
+        return Result(True, seconds, first, word, refused=refused)
     except (httpx.HTTPError, KeyError, ValueError) as e:
         return Result(
             False, time.perf_counter() - t0, first, error=f"{type(e).__name__}: {e}"[:120]
@@ -161,6 +168,10 @@ def run(base: str, users: int, requests: int, timeout: float) -> Report:
     if firsts:
         rep.first_update_p50_s = round(statistics.median(firsts), 2)
         rep.first_update_p95_s = round(percentile(firsts, 95), 2)
+    words = [r.first_word for r in ok if r.first_word is not None]
+    if words:
+        rep.first_word_p50_s = round(statistics.median(words), 2)
+        rep.first_word_p95_s = round(percentile(words, 95), 2)
     return rep
 
 
@@ -188,8 +199,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{rep.users} users × {a.requests} requests = {rep.requests}: {rep.ok} ok "
             f"({rep.refused} refused as expected), {rep.errors} errors, {rep.wall_s} s wall\n"
-            f"latency p50 {rep.p50_s} s, p95 {rep.p95_s} s, max {rep.max_s} s; first streamed "
-            f"update p50 {rep.first_update_p50_s} s, p95 {rep.first_update_p95_s} s"
+            f"latency p50 {rep.p50_s} s, p95 {rep.p95_s} s, max {rep.max_s} s\n"
+            f"first update (status) p50 {rep.first_update_p50_s} s, p95 {rep.first_update_p95_s} s;"
+            f" first drafted word p50 {rep.first_word_p50_s} s, p95 {rep.first_word_p95_s} s"
         )
         for e in rep.error_samples:
             print(f"  error: {e}")
