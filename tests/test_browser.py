@@ -203,6 +203,12 @@ def test_eval_runs_a_tiny_suite(page: Any, tmp_path: Path) -> None:
     page.wait_for_selector("#eval-report iframe")
     page.screenshot(path=str(SHOTS / "eval.png"), full_page=True)
 
+    pick(page, "eval-articles", "Japan changes arms export rules")
+    page.click("#eval-generate")
+    page.wait_for_function("document.querySelector('#eval-generated').innerText.includes('Saved')")
+    assert "generated-" in page.input_value("#eval-suite input")
+    page.screenshot(path=str(SHOTS / "eval-generated.png"), full_page=True)
+
 
 @pytest.mark.slow
 def test_real_llm_streams_a_cited_answer(

@@ -218,3 +218,16 @@ def test_load_script_refuses_other_hosts_and_measures(seed_pipe: Pipeline) -> No
         app.close()
     assert rep.requests == 4 and rep.errors == 0 and rep.ok == 4, rep.error_samples
     assert 0 < rep.p50_s <= rep.p95_s <= rep.max_s
+
+
+def test_eval_generate_then_run(seed_pipe: Pipeline) -> None:
+    if harness_missing():
+        import pytest
+
+        pytest.skip(f"eval harness incomplete: {harness_missing()}")
+    app = build_app(seed_pipe)
+    doc_id = next(iter(seed_pipe.index.documents))
+    text, update = _fn(app, "eval_generate")([doc_id], 3)
+    assert "Saved" in text and update["value"].endswith(".jsonl")
+    md, download, frame = _fn(app, "eval_run")(update["value"], progress=lambda *a, **k: None)
+    assert "| faithfulness |" in md and "<iframe" in frame and download["visible"]
