@@ -134,7 +134,16 @@ def test_chat_cited_answer_opens_highlighted_quote(page: Any) -> None:
     page.keyboard.press("Enter")
     page.wait_for_selector("#sources .refused")
     assert "do not answer" in page.inner_text("#chat")
-    page.screenshot(path=str(SHOTS / "chat-followup-refusal.png"))
+
+    page.fill(
+        "#question textarea", "What did Japan decide about Patriot missiles in December 2023?"
+    )
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "document.querySelector('#filters-note').innerText.includes('inferred from the question')"
+    )
+    assert "2023-12-01 to 2023-12-31" in page.inner_text("#filters-note")
+    page.screenshot(path=str(SHOTS / "chat-refusal-inferred-filter.png"))
 
 
 def test_library_upload_good_and_bad_file(page: Any, tmp_path: Path) -> None:
