@@ -62,7 +62,8 @@ def _generate(args: argparse.Namespace, settings: SettingsFn) -> int:
     from rag.pipeline import Pipeline
 
     docs = [d for p in expand_paths(args.articles) for d in load_file(p)]
-    pipe = Pipeline(settings(args))
+    # temperature 0: with the seed fixing the passages, the same command gives the same suite
+    pipe = Pipeline(settings(args).with_overrides(llm_temperature=0.0))
     cases = generate_suite(pipe, docs, args.n, args.seed)
     save_suite(cases, args.out)
     kinds: dict[str, int] = {}
