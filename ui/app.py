@@ -122,8 +122,14 @@ def serve(settings: Settings, corpus: Path | None = None) -> int:
         report = pipe.ingest([corpus])
         print(f"{len(report.added)} new documents from {corpus}")
     pipe.embedder.embed(["warm up"])  # the embedder loads before the first visitor, not during
-    threading.Thread(target=_warm, args=(pipe,), daemon=True).start()
     app = build_app(pipe)
-    print(f"newsrag: http://{settings.host}:{settings.port}", flush=True)
-    app.launch(**launch_options(settings))
+    app.launch(prevent_thread_lock=True, **launch_options(settings))
+    print(f"newsrag: open http://{settings.host}:{settings.port} (Ctrl+C stops)", flush=True)
+    # only now: llama.cpp silences the process's stdout while it loads, which would have
+    # swallowed the address above
+    threading.Thread(target=_warm, args=(pipe,), daemon=True).start()
+    try:
+        app.block_thread()
+    finally:
+        app.close()
     return 0
