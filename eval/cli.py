@@ -98,6 +98,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
     n = summary["counts"]["metric_cases"]
     for name in METRICS:
+        if name not in summary:
+            continue
         v = summary.get(name)
         shown = "  n/a" if v is None else f"{v:5.3f}"
         print(f"{name:20} {shown}  (over {n.get(name, 0)} cases)")
@@ -139,8 +141,19 @@ def _run(args: argparse.Namespace, settings: SettingsFn) -> int:
             pipe = Pipeline(settings(args))
             if not pipe.index.documents:
                 raise EvalError(f"{pipe.settings.index_dir}: the index is empty (or missing)")
+        judge = None
+        if args.judge:
+            from rag.eval.judge import openai_judge
+
+            judge = openai_judge(pipe.settings)
         summary = run_suite(
-            pipe, cases, args.out, progress, suite_path=str(args.suite), baseline=args.baseline
+            pipe,
+            cases,
+            args.out,
+            progress,
+            suite_path=str(args.suite),
+            baseline=args.baseline,
+            judge=judge,
         )
     bar.close()
     _print_summary(summary, Path(args.out))
@@ -194,6 +207,11 @@ def add_eval_command(
     )
     r.add_argument(
         "--fail-over", help="gate: exit 1 if a metric is above, e.g. false_refusal_rate=0.2"
+    )
+    r.add_argument(
+        "--judge",
+        action="store_true",
+        help="opt-in: a judge on the OpenAI-compatible server of NEWSRAG_OPENAI_* settings",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     common(r)

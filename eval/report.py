@@ -136,6 +136,8 @@ def _summary_table(summary: dict[str, Any], base: dict[str, Any] | None) -> str:
     head += "<th>baseline</th><th>change</th></tr>" if base else "</tr>"
     rows = [head]
     for name, higher_better in METRICS.items():
+        if name not in summary:
+            continue
         v = summary.get(name)
         row = f'<tr><td>{_e(name)}</td><td class="num">{_fmt(v)}</td>'
         row += f'<td class="num">{n.get(name, "")}</td>'
@@ -321,7 +323,7 @@ def render(
         f"support checker {_e(summary.get('checker'))} · started {_e(summary.get('started_at'))}"
         f" · {_e(t.get('total_seconds'))} s total, {_e(t.get('ask_ms_p50'))} ms per answer (p50)"
     )
-    headline = {k: summary.get(k) for k in METRICS}
+    headline = {k: summary.get(k) for k in METRICS if k in summary}
     base_head = {k: base_summary.get(k) for k in METRICS} if base_summary else None
     hists = [
         histogram(

@@ -39,6 +39,7 @@ METRICS: dict[str, bool] = {
     "answer_f1": True,
     "refusal_accuracy": True,
     "false_refusal_rate": False,
+    "judge_faithfulness": True,  # only with the opt-in judge (rag.eval.judge)
 }
 CONTEXT_CHARS = 160  # article text kept either side of a quote, for the report
 
@@ -121,8 +122,9 @@ def _flags(case: Case, metrics: dict[str, Any]) -> list[str]:
 class CaseRunner:
     """Asks one case and measures it; holds what is shared across cases of a run."""
 
-    def __init__(self, pipe: Any) -> None:
+    def __init__(self, pipe: Any, judge: Any = None) -> None:
         self.pipe = pipe
+        self.judge = judge
         self.documents: dict[str, Document] = pipe.index.documents
         self.resolver = m.DocResolver(self.documents.values())
         self.chunk_texts = {cid: c.text for cid, c in pipe.index.chunks.items()}
@@ -158,6 +160,10 @@ class CaseRunner:
             q, a = self.pipe.embedder.embed([case.question, answer.text])
             relevance = m.cosine(q, a)
         metrics = case_metrics(case, answer, checks, relevant, found, relevance)
+        if self.judge is not None:
+            metrics["judge_faithfulness"] = self.judge.faithfulness(
+                answer, self.documents, self.chunk_texts
+            )
         record.update(
             {
                 "answer": answer.to_dict(),
@@ -184,8 +190,11 @@ def summarize_records(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     per = [r["metrics"] for r in ok]
     out: dict[str, Any] = {}
     n_cases: dict[str, int] = {}
+    judged = any("judge_faithfulness" in p for p in per)
     for name in METRICS:
         if name in ("refusal_accuracy", "false_refusal_rate"):
+            continue
+        if name == "judge_faithfulness" and not judged:
             continue
         vals = [p.get(name) for p in per]
         out[name] = _round(m.mean(vals))
@@ -240,15 +249,19 @@ def run_suite(
     *,
     suite_path: str | None = None,
     baseline: Path | None = None,
+    judge: Any = None,
 ) -> dict[str, Any]:
-    """Ask every case, write cases.jsonl, summary.json and report.html; return the summary."""
+    """Ask every case, write cases.jsonl, summary.json and report.html; return the summary.
+
+    `judge` (rag.eval.judge.Judge, opt-in) adds judge_faithfulness beside the system's metrics.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not cases:
         raise EvalError("the suite has no cases")
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    runner = CaseRunner(pipe)
+    runner = CaseRunner(pipe, judge)
     records: list[dict[str, Any]] = []
     if progress:
         progress(0, len(cases))
@@ -263,6 +276,8 @@ def run_suite(
     summary = summarize_records(records)
     summary["timings"]["total_seconds"] = round(time.perf_counter() - t0, 2)
     summary.update(_provenance(pipe, suite_path, started))
+    if judge is not None:
+        summary["judge"] = judge.name
     write_json(out_dir / "summary.json", summary)
     from rag.eval.report import write_report
 

@@ -356,3 +356,24 @@ def test_cli_check_still_works(capsys: pytest.CaptureFixture[str]) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["faithfulness"] == 0.5
     assert [s["supported"] for s in out["sentences"]] == [True, False]
+
+
+class _YesNoJudge:
+    """Stands in for a judge server: supported when the sentence's number is in the source."""
+
+    name = "fake-judge"
+
+    def complete(self, messages, max_tokens: int) -> str:
+        prompt = str(messages[-1].content)
+        source, sentence = prompt.split("Sentence:")
+        return "yes" if "60" not in sentence or "60" in source else "no"
+
+
+def test_opt_in_judge_adds_its_metric(seed_pipe: Pipeline, tmp_path: Path) -> None:
+    from rag.eval.judge import Judge
+
+    plain = run_suite(seed_pipe, _cases()[:1], tmp_path / "plain")
+    assert "judge_faithfulness" not in plain
+    judged = run_suite(seed_pipe, _cases(), tmp_path / "judged", judge=Judge(_YesNoJudge()))
+    assert judged["judge_faithfulness"] == 1.0 and judged["judge"] == "fake-judge"
+    assert "judge_faithfulness" in (tmp_path / "judged" / "report.html").read_text()
