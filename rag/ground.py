@@ -151,11 +151,12 @@ class SupportChecker:
         best = int(order[0])
         chosen = (best,)
         score = float(base[best])
-        # A second sentence when the first leaves content words uncovered (a claim spanning two).
+        # A neighbouring sentence when the first leaves content words uncovered (a claim spanning
+        # two). Only a neighbour: two far-apart sentences together can "support" a chimera that
+        # puts a name from one into the fact of the other.
         if lex[best] < 0.85:
             covered = unit_tokens[best]
-            for j in order[1:6]:
-                j = int(j)
+            for j in _neighbours(units, best):
                 union = covered | unit_tokens[j]
                 lex2 = sum(w for t, w in weights.items() if t in union) / total
                 cos2 = max(cos[best], cos[j])
@@ -183,12 +184,16 @@ class SupportChecker:
                 "number " + ", ".join(_fmt(n) for n in sorted(missing_nums)) + " not in the source"
             )
             score = min(score, 0.3)
-        around = " ".join([span_text] + [context.get(u.chunk_id, "") for u in picked])
-        around_lower = around.lower()
-        around_names = names(around)
-        missing_names = [n for n in names(claim) if not name_in(n, around_lower, around_names)]
+        # Names must be in the quoted span itself: a name found only elsewhere in the article
+        # is exactly how a swapped name slips through.
+        span_lower = span_text.lower()
+        span_names = names(span_text)
+        missing_names = [n for n in names(claim) if not name_in(n, span_lower, span_names)]
         if missing_names:
             reasons.append("name " + ", ".join(sorted(missing_names)) + " not in the source")
+            score = min(score, 0.35)
+        elif reversed_relation(claim, span_text):
+            reasons.append("names in reversed roles compared with the source")
             score = min(score, 0.35)
         if has_negation(claim) != has_negation(span_text):
             reasons.append("negation differs from the source")
@@ -233,6 +238,48 @@ class SupportChecker:
             citations=cites if supported else (),
             reason="" if supported else (v.reason or "the source does not say this"),
         )
+
+
+def _neighbours(units: Sequence[Unit], i: int) -> list[int]:
+    """Indexes of the sentences right before and after unit i in the same document."""
+    u = units[i]
+    out = []
+    for j, v in enumerate(units):
+        if (
+            v.doc_id == u.doc_id
+            and j != i
+            and (0 <= v.start - u.end <= 3 or 0 <= u.start - v.end <= 3)
+        ):
+            out.append(j)
+    return out
+
+
+def _name_order(text: str, wanted: list[str]) -> list[str]:
+    low = text.lower()
+    pos = {n: low.find(n) for n in wanted}
+    return [n for n in sorted(pos, key=lambda n: pos[n]) if pos[n] >= 0]
+
+
+def reversed_relation(claim: str, span: str) -> bool:
+    """Two names of the claim appear in the span in the opposite order, in active voice.
+
+    "Japan sends missiles to the US" against "the US sends missiles to Japan". A passive or
+    "by"-phrase on either side legitimately reorders the roles, so it is not judged then.
+    """
+    passive = re.compile(r"by|(was|were|is|are|been|being)\s+\w+ed", re.IGNORECASE)
+    if passive.search(claim) or passive.search(span):
+        return False
+    shared = [n for n in names(claim) if n in names(span) and "_" not in n]
+    if len(shared) < 2:
+        return False
+    a = _name_order(claim, shared)
+    b = _name_order(span, shared)
+    if len(a) < 2 or len(b) < 2:
+        return False
+    first_two = a[:2]
+    return (
+        b.index(first_two[0]) > b.index(first_two[1]) if all(n in b for n in first_two) else False
+    )
 
 
 def _citation(u: Unit, doc: Document, support: float) -> Citation:

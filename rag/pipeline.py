@@ -80,7 +80,7 @@ class Pipeline:
         self.settings = base.adopt_index(Path(base.index_dir))
         self._llm = llm
         self._embedder = embedder
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
 
     # ---- parts ---------------------------------------------------------------------------
     @property
@@ -161,51 +161,60 @@ class Pipeline:
         """Index already-loaded documents (same rules as `ingest`)."""
         t0 = time.perf_counter()
         report = report if report is not None else IngestReport()
+        s = self.settings
+        index = self.index
+        # Chunk and embed outside the lock (minutes for a big upload) so questions keep being
+        # answered; the index itself changes only under the lock, in one commit.
+        known = set(index.documents)
+        fresh: list[Document] = []
+        seen: set[str] = set()
+        for doc in docs:
+            if doc.id in known or doc.id in seen:
+                report.unchanged.append(doc.id)
+                continue
+            seen.add(doc.id)
+            fresh.append(doc)
+        pending = [
+            (
+                doc,
+                chunk_document(
+                    doc, self.embedder.count_tokens, s.chunk_tokens, s.chunk_overlap_sentences
+                ),
+            )
+            for doc in fresh
+        ]
+        texts = [self._embed_text(doc, c.text) for doc, chunks in pending for c in chunks]
+        total = len(texts)
+        vecs = np.zeros((total, index.dim), dtype=np.float32)
+        if progress:
+            progress(0, total, "embedding")
+        # batches across documents keep the embedder's batches full
+        step = max(s.embed_batch * 8, 64)
+        for i in range(0, total, step):
+            vecs[i : i + step] = self.embedder.embed(texts[i : i + step])
+            if progress:
+                progress(min(total, i + step), total, "embedding")
         with self._write_lock:
-            index = self.index
             by_path = index.doc_by_path()
-            fresh: list[Document] = []
-            seen: set[str] = set()
-            for doc in docs:
-                if doc.id in index.documents or doc.id in seen:
+            pos = 0
+            changed = False
+            for doc, chunks in pending:
+                block = vecs[pos : pos + len(chunks)]
+                pos += len(chunks)
+                if doc.id in index.documents:  # added meanwhile by another ingest
                     report.unchanged.append(doc.id)
                     continue
-                seen.add(doc.id)
                 old = by_path.get(doc.path)
-                if old and old != doc.id:
+                if old and old != doc.id and old in index.documents:
                     index.delete([old])
                     report.replaced.append(old)
-                fresh.append(doc)
-            s = self.settings
-            pending = [
-                (
-                    doc,
-                    chunk_document(
-                        doc, self.embedder.count_tokens, s.chunk_tokens, s.chunk_overlap_sentences
-                    ),
-                )
-                for doc in fresh
-            ]
-            texts = [self._embed_text(doc, c.text) for doc, chunks in pending for c in chunks]
-            total = len(texts)
-            vecs = np.zeros((total, index.dim), dtype=np.float32)
-            if progress:
-                progress(0, total, "embedding")
-            # batches across documents keep the embedder's batches full
-            step = max(s.embed_batch * 8, 64)
-            for i in range(0, total, step):
-                vecs[i : i + step] = self.embedder.embed(texts[i : i + step])
-                if progress:
-                    progress(min(total, i + step), total, "embedding")
-            pos = 0
-            for doc, chunks in pending:
-                index.add(doc, chunks, vecs[pos : pos + len(chunks)])
-                pos += len(chunks)
+                index.add(doc, chunks, block)
                 report.added.append(doc.id)
+                changed = True
             report.chunks = total
-            if fresh or report.replaced:
+            if changed:
                 index.commit()
-                self.settings.write(Path(s.index_dir))
+                s.write(Path(s.index_dir))
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -258,10 +267,15 @@ class Pipeline:
             raise NewsragError("empty question")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        query = self.query(question, filters, as_of)
-        hits = self.retriever.retrieve(query)
-        timings["retrieve_ms"] = self.retriever.last_ms
-        docs = self.index.documents
+        # Retrieval and a snapshot of the documents under the lock: an upload or delete by
+        # another user cannot change what this answer is grounded in halfway through.
+        with self._write_lock:
+            query = self.query(question, filters, as_of)
+            hits = self.retriever.retrieve(query)
+            timings["retrieve_ms"] = self.retriever.last_ms
+            docs = {h.chunk.doc_id: self.index.documents[h.chunk.doc_id] for h in hits}
+            empty = not self.index.documents
+        must_answer = query.core or query.text
         titles = {h.chunk.doc_id: docs[h.chunk.doc_id].title for h in hits}
 
         def finish(sentences: list[Sentence], refused: bool, reason: str, draft: str) -> Answer:
@@ -284,7 +298,7 @@ class Pipeline:
                 query=query,
             )
 
-        reason = self._refuse_before(query, hits)
+        reason = self._refuse_before(query, hits, docs, empty)
         if reason:
             yield finish([], True, reason, "")
             return
@@ -317,7 +331,7 @@ class Pipeline:
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["retrieve_ms"]
 
         g0 = time.perf_counter()
-        sentences = self._ground(split_answer(draft), units, unit_vecs, hits, hint_map)
+        sentences = self._ground(split_answer(draft), units, unit_vecs, hits, hint_map, docs)
         timings["ground_ms"] = (time.perf_counter() - g0) * 1000
         reason = ""
         said_not_found = [x for x in sentences if says_not_found(x.text)]
@@ -330,19 +344,20 @@ class Pipeline:
             reason = "Nothing the model drafted is supported by the retrieved text."
         else:
             supported = [x for x in sentences if x.supported]
-            missing = missing_answer_type(query.text, " ".join(x.text for x in supported))
+            missing = missing_answer_type(must_answer, " ".join(x.text for x in supported))
             if missing:
                 reason = f"The retrieved text does not give {missing} for this question."
             else:
                 # the cited passages must be about what was asked: every name of the question
                 # appears in the answer, its quotes or the chunks they come from
                 cited = {c.chunk_id for x in supported for c in x.citations}
+                chunks = {h.chunk.id: h.chunk for h in hits}
                 around = " ".join(
                     [x.text for x in supported]
-                    + [self.index.chunks[c].text for c in cited]
-                    + [docs[self.index.chunks[c].doc_id].title for c in cited]
+                    + [chunks[c].text for c in cited]
+                    + [docs[chunks[c].doc_id].title for c in cited]
                 )
-                off = missing_question_terms(query.text, around)
+                off = missing_question_terms(must_answer, around)
                 if off:
                     reason = (
                         "The passages that support the draft are not about "
@@ -351,10 +366,12 @@ class Pipeline:
                     )
         yield finish(sentences, bool(reason), reason, draft)
 
-    def _refuse_before(self, query: Query, hits: list[Hit]) -> str:
+    def _refuse_before(
+        self, query: Query, hits: list[Hit], docs: dict[str, Document], empty: bool
+    ) -> str:
         """A refusal reason decided from retrieval alone, or '' to go on to the LLM."""
         s = self.settings
-        if not self.index.documents:
+        if empty:
             return "The index is empty: ingest some articles first."
         if not hits:
             return (
@@ -365,18 +382,17 @@ class Pipeline:
         best = max((h.dense for h in hits if h.dense is not None), default=0.0)
         if best < s.refuse_min_dense:
             return f"Nothing in the indexed articles is about this (best similarity {best:.2f})."
-        docs = self.index.documents
         text = "\n".join(
             [h.chunk.text for h in hits] + list({docs[h.chunk.doc_id].title for h in hits})
         )
-        missing = missing_question_terms(query.text, text)
+        missing = missing_question_terms(query.core or query.text, text)
         if missing:
             return (
                 "The retrieved articles do not mention "
                 + ", ".join(f"'{m}'" for m in missing)
                 + "."
             )
-        cov = question_coverage(query.text, text)
+        cov = question_coverage(query.core or query.text, text)
         if cov < s.refuse_min_coverage:
             return (
                 f"The retrieved articles cover too little of the question ({cov:.0%} of its terms)."
@@ -390,8 +406,8 @@ class Pipeline:
         unit_vecs: np.ndarray,
         hits: list[Hit],
         hint_map: dict[int, set[int]],
+        docs: dict[str, Document],
     ) -> list[Sentence]:
-        docs = self.index.documents
         context = {h.chunk.id: f"{docs[h.chunk.doc_id].title}\n{h.chunk.text}" for h in hits}
         return self.checker.ground(drafted, units, docs, context, hint_map, unit_vecs)
 

@@ -51,10 +51,13 @@ def _parse_day(text: str) -> date | None:
     return None
 
 
-def infer_dates(question: str, as_of: date | None) -> tuple[str | None, str | None, list[str]]:
-    """(date_from, date_to, notes) read from the question's words."""
+def infer_dates(
+    question: str, as_of: date | None
+) -> tuple[str | None, str | None, list[str], list[str]]:
+    """(date_from, date_to, notes, phrases used) read from the question's words."""
     q = question.lower()
     notes: list[str] = []
+    used: list[str] = []
     lo: str | None = None
     hi: str | None = None
     if as_of:
@@ -74,6 +77,7 @@ def infer_dates(question: str, as_of: date | None) -> tuple[str | None, str | No
                 lo = (as_of - timedelta(days=back)).isoformat()
                 hi = (as_of - timedelta(days=fwd)).isoformat()
                 notes.append(f"dates: {phrase} ({lo} to {hi})")
+                used.append(phrase)
                 break
     for cue, span in re.findall(
         rf"\b(in|during|on|before|after|since|until)\s+((?:{_MONTH_RE})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})",
@@ -96,7 +100,8 @@ def infer_dates(question: str, as_of: date | None) -> tuple[str | None, str | No
         else:
             hi = a
         notes.append(f"dates: {cue} {span}")
-    return lo, hi, notes
+        used.append(f"{cue} {span}")
+    return lo, hi, notes, used
 
 
 def understand(
@@ -111,6 +116,7 @@ def understand(
     if isinstance(as_of, str):
         as_of = date.fromisoformat(as_of)
     inferred: list[str] = []
+    used: list[str] = []  # phrases that became filters: not part of what must be answered
 
     sources = list(explicit.sources)
     if not sources:
@@ -121,11 +127,23 @@ def understand(
                 rf"|\b{name}('s)?\s+(report(s|ed)?|sa(ys|id)|wr(ote|ites)|article|stor(y|ies)|"
                 rf"coverage|quiz)"
             )
-            if re.search(cue, question, re.IGNORECASE) and src not in sources:
+            m = re.search(cue, question, re.IGNORECASE)
+            if m and src not in sources:
                 if any(src.lower() in s.lower() for s in sources):
                     continue
                 sources.append(src)
+                used.append(src)
                 inferred.append(f"source: {src}")
+        # "CNN and The Week reported": a source listed beside one already found
+        for src in sorted({s for s in known_sources if s} - set(sources), key=len, reverse=True):
+            for found in list(sources):
+                a, b = re.escape(src), re.escape(found)
+                joined = rf"\b{a}\s*(,|and|or)\s*(the\s+)?{b}\b|\b{b}\s*(,|and|or)\s*(the\s+)?{a}\b"
+                if re.search(joined, question, re.IGNORECASE):
+                    sources.append(src)
+                    used.append(src)
+                    inferred.append(f"source: {src}")
+                    break
 
     titles = list(explicit.titles)
     if not titles:
@@ -139,8 +157,14 @@ def understand(
 
     date_from, date_to = explicit.date_from, explicit.date_to
     if not (date_from or date_to):
-        date_from, date_to, notes = infer_dates(question, as_of)
+        # source names are not dates ("USA Today")
+        dateless = question
+        for src in known_sources:
+            if src:
+                dateless = re.sub(re.escape(src), " ", dateless, flags=re.IGNORECASE)
+        date_from, date_to, notes, phrases = infer_dates(dateless, as_of)
         inferred.extend(notes)
+        used.extend(phrases)
     if as_of and (date_to is None or date_to > as_of.isoformat()):
         date_to = as_of.isoformat()
     f = Filters(
@@ -150,8 +174,12 @@ def understand(
         date_to=date_to,
         titles=tuple(titles),
     )
+    core = question
+    for phrase in used:
+        core = re.sub(re.escape(phrase), " ", core, flags=re.IGNORECASE)
     return Query(
         text=question,
+        core=" ".join(core.split()),
         filters=f,
         inferred=tuple(inferred),
         as_of=as_of.isoformat() if as_of else None,

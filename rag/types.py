@@ -99,6 +99,7 @@ class Query:
     filters: Filters = field(default_factory=Filters)
     inferred: tuple[str, ...] = ()  # human-readable notes on filters guessed from the words
     as_of: str | None = None  # ISO date the question is asked on; later articles are unseen
+    core: str = ""  # the question less the phrases that became filters (what must be answered)
     current: bool = False  # about current events: recency counts in the ranking
 
 

@@ -154,3 +154,39 @@ def test_supported_but_off_topic_answer_refused(seed_pipe: Pipeline, tmp_path: P
     a = seed_pipe.ask("What is the population of Japan's Patriot missile makers?")
     assert a.sentences and a.sentences[0].supported
     assert a.refused and "not about" in a.refusal_reason
+
+
+def test_date_phrase_that_became_a_filter_is_not_a_missing_term(seed_pipe: Pipeline) -> None:
+    a = seed_pipe.ask("What did Japan decide about Patriot missiles in December 2023?")
+    assert a.query is not None and a.query.filters.date_from == "2023-12-01"
+    assert "december" not in a.query.core.lower()
+    assert not a.refused, a.refusal_reason
+    assert seed_pipe.ask("What did Japan decide about Patriot missiles in May 2021?").refused
+
+
+def test_questions_answered_while_another_user_ingests(seed_pipe: Pipeline, tmp_path: Path) -> None:
+    import threading
+
+    files = []
+    for i in range(6):
+        f = tmp_path / f"n{i}.txt"
+        f.write_text(
+            f"Harbour {i} in Osaka reopened after storm repairs costing {i + 3} million yen."
+        )
+        files.append(f)
+    errors: list[BaseException] = []
+
+    def upload() -> None:
+        try:
+            for f in files:
+                seed_pipe.ingest([f])
+        except BaseException as e:  # pragma: no cover - the assertion below reports it
+            errors.append(e)
+
+    t = threading.Thread(target=upload)
+    t.start()
+    answers = [seed_pipe.ask("Who manufactures the Patriot missiles in Japan?") for _ in range(4)]
+    t.join()
+    assert not errors
+    assert all(not a.refused for a in answers)
+    assert len(seed_pipe.documents()) == 7

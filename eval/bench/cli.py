@@ -34,6 +34,33 @@ def _core(args: argparse.Namespace, settings: SettingsFn) -> int:
     return 0
 
 
+def _retrieval(args: argparse.Namespace, settings: SettingsFn) -> int:
+    from rag.eval.bench.retrieval import run_retrieval_bench
+
+    s = settings(args)
+    record = run_retrieval_bench(
+        s,
+        args.dataset,
+        args.data or s.data,
+        args.questions,
+        args.limit,
+        args.seed,
+        ablations=not args.no_ablations,
+    )
+    write_record(record, args.json)
+    return 0
+
+
+def _checker(args: argparse.Namespace, settings: SettingsFn) -> int:
+    from rag.eval.bench.checker import run_checker_bench
+
+    s = settings(args)
+    data = args.data or s.data / "faithbench" / "faithbench.jsonl"
+    threshold = args.threshold if args.threshold is not None else s.support_threshold
+    write_record(run_checker_bench(data, threshold, args.limit, args.model_out), args.json)
+    return 0
+
+
 def _core_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", help="write the JSON record here")
     p.add_argument("--corpus", type=Path, help="corpus to index (default: the bundled corpus)")
@@ -52,3 +79,23 @@ def add_bench_command(
     _core_flags(c)
     common(c)
     c.set_defaults(func=lambda a: _core(a, settings))
+
+    r = benches.add_parser("retrieval", help="news and multi-hop retrieval against peers")
+    r.add_argument("--dataset", required=True, choices=["realtimeqa", "musique", "hotpotqa"])
+    r.add_argument("--data", type=Path, help="data folder (default: NEWSRAG_DATA)")
+    r.add_argument("--questions", type=Path, help="another questions file of the same format")
+    r.add_argument("--limit", type=int, help="a fixed-seed sample of this many questions")
+    r.add_argument("--seed", type=int, default=13)
+    r.add_argument("--no-ablations", action="store_true")
+    r.add_argument("--json", help="write the JSON record here")
+    common(r)
+    r.set_defaults(func=lambda a: _retrieval(a, settings))
+
+    k = benches.add_parser("checker", help="support checker on FaithBench vs reference detectors")
+    k.add_argument("--data", type=Path, help="FaithBench JSONL (default: NEWSRAG_DATA/faithbench)")
+    k.add_argument("--threshold", type=float, help="support threshold (default: settings)")
+    k.add_argument("--limit", type=int)
+    k.add_argument("--model-out", type=Path, help="write the learned model here")
+    k.add_argument("--json", help="write the JSON record here")
+    common(k)
+    k.set_defaults(func=lambda a: _checker(a, settings))

@@ -1,0 +1,300 @@
+"""`newsrag bench retrieval`: news and multi-hop retrieval, ours against peers on the same chunks.
+
+Datasets (read by path from NEWSRAG_DATA):
+  realtimeqa  the 3,764-article RealTimeQA pool; each question with gold articles is asked as of
+              its quiz date (later articles unseen, by every system); article-level Recall@k and
+              MRR@10, a hit being a chunk of a gold article.
+  musique, hotpotqa  the HippoRAG passage corpora; Recall@2/5/10 of gold passages and the share
+              of questions with all gold passages in the top 10.
+Systems, all over the same chunks of one cached index: BM25 alone (bm25s), dense alone (MiniLM
+on FAISS), llama-index's default VectorStoreIndex retriever (given the same vectors, so only the
+retriever differs) and ours (fusion, recency, diversity, query understanding). Ablations switch
+one part of ours off at a time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.load import load_file
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+from rag.types import Document, Filters
+
+DATASETS = ("realtimeqa", "musique", "hotpotqa")
+KS = {"realtimeqa": (1, 5, 10, 20), "musique": (2, 5, 10), "hotpotqa": (2, 5, 10)}
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    gold: frozenset[str]  # our document ids
+    as_of: str | None
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:  # type: ignore[operator]
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def load_dataset(
+    name: str, data: Path, questions: Path | None
+) -> tuple[list[Document], list[Question], str]:
+    """Documents, questions (gold mapped to our content-hash ids) and a corpus fingerprint."""
+    if name == "realtimeqa":
+        corpus = data / "realtimeqa_news" / "articles_pool.jsonl.gz"
+        qfile = questions or data / "realtimeqa_news" / "questions.jsonl"
+        docs = load_file(corpus)
+    elif name in ("musique", "hotpotqa"):
+        corpus = data / "hipporag_train_multihop" / "corpus.jsonl"
+        qfile = questions or data / "hipporag_train_multihop" / "queries.jsonl"
+        docs = [d for d in load_file(corpus) if d.path.rsplit("#", 1)[-1].startswith(name + "_")]
+    else:
+        raise ValueError(f"unknown dataset {name!r} (use {', '.join(DATASETS)})")
+    ext2doc = {d.path.rsplit("#", 1)[-1]: d.id for d in docs}
+    qs = []
+    for r in _read_jsonl(qfile):
+        if name != "realtimeqa" and r.get("dataset") != name:
+            continue
+        gold = frozenset(ext2doc[g] for g in r.get("gold_doc_ids") or [] if g in ext2doc)
+        if not gold:
+            continue
+        text = r.get("question_sentence") or r["question"]
+        as_of = r.get("question_date", "").replace("/", "-") or None
+        qs.append(Question(str(r.get("question_id") or r["id"]), text, gold, as_of))
+    fingerprint = hashlib.sha256(corpus.read_bytes()).hexdigest()[:12]
+    return docs, qs, fingerprint
+
+
+def sample(qs: list[Question], limit: int | None, seed: int) -> list[Question]:
+    if not limit or limit >= len(qs):
+        return qs
+    return sorted(random.Random(seed).sample(qs, limit), key=lambda q: q.id)
+
+
+def cached_pipeline(
+    name: str, docs: list[Document], fingerprint: str, settings: Settings
+) -> Pipeline:
+    """A pipeline over the dataset's index, built once per corpus and index settings."""
+    key = hashlib.sha256(
+        (fingerprint + name + json.dumps(settings.index_fields(), sort_keys=True)).encode()
+    ).hexdigest()[:10]
+    index_dir = Path(settings.cache_dir) / "bench" / f"{name}-{key}"
+    pipe = Pipeline(settings.with_overrides(index_dir=index_dir))
+    if len(pipe.index.documents) < len({d.id for d in docs}):
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="chunk", desc=f"index {name}")
+
+        def progress(done: int, total: int, _: str) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        pipe.ingest_documents(docs, progress)
+        bar.close()
+    return pipe
+
+
+Ranker = Callable[[Question], list[str]]  # doc id of each ranked chunk, best first
+
+
+def _filters(q: Question, use_asof: bool) -> Filters:
+    return Filters(date_to=q.as_of) if (use_asof and q.as_of) else Filters()
+
+
+def make_rankers(pipe: Pipeline, depth: int, use_asof: bool) -> dict[str, Ranker]:
+    index = pipe.index
+    emb = pipe.embedder
+    index.refresh_lexical()
+
+    def bm25(q: Question) -> list[str]:
+        rows = index.lexical.search(q.text, depth, index.allowed_rows(_filters(q, use_asof)))
+        return [index.chunks[index.chunk_at[r]].doc_id for r, _ in rows]
+
+    def dense(q: Question) -> list[str]:
+        v = emb.embed([q.text])[0]
+        rows = index.vectors.search(v, depth, index.allowed_rows(_filters(q, use_asof)))
+        return [index.chunks[index.chunk_at[r]].doc_id for r, _ in rows]
+
+    def ours(q: Question) -> list[str]:
+        query = pipe.query(q.text, None, q.as_of if use_asof else None)
+        return [h.chunk.doc_id for h in pipe.retriever.retrieve(query, k=depth)]
+
+    return {
+        "bm25": bm25,
+        "dense": dense,
+        "llamaindex": _llamaindex_ranker(pipe, depth, use_asof),
+        "ours": ours,
+    }
+
+
+def _llamaindex_ranker(pipe: Pipeline, depth: int, use_asof: bool) -> Ranker:
+    """llama-index's stock VectorStoreIndex retriever over our chunks and vectors."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
+
+    index = pipe.index
+    rows = np.asarray(sorted(index.chunk_at), dtype=np.int64)
+    vecs = np.vstack([index.vectors.index.reconstruct(int(r)) for r in rows])
+    nodes = []
+    for r, v in zip(rows, vecs, strict=True):
+        c = index.chunks[index.chunk_at[int(r)]]
+        d = index.documents[c.doc_id]
+        day = int((d.published_at or "0000-00-00").replace("-", ""))
+        nodes.append(
+            TextNode(
+                text=c.text,
+                id_=c.id,
+                embedding=v.tolist(),
+                metadata={"doc_id": c.doc_id, "title": d.title, "day": day},
+            )
+        )
+    li = VectorStoreIndex(nodes, embed_model=pipe.embedder.as_llama_index(), show_progress=False)
+
+    def run(q: Question) -> list[str]:
+        kwargs: dict[str, Any] = {"similarity_top_k": depth}
+        if use_asof and q.as_of:
+            day = int(q.as_of.replace("-", ""))
+            kwargs["filters"] = MetadataFilters(
+                filters=[MetadataFilter(key="day", value=day, operator=FilterOperator.LTE)]
+            )
+        return [n.node.metadata["doc_id"] for n in li.as_retriever(**kwargs).retrieve(q.text)]
+
+    return run
+
+
+def score(ranked: list[list[str]], qs: list[Question], dataset: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    ks = KS[dataset]
+    n = len(qs)
+    pairs = list(zip(ranked, qs, strict=True))
+    for k in ks:
+        if dataset == "realtimeqa":
+            out[f"recall@{k}"] = sum(bool(set(r[:k]) & q.gold) for r, q in pairs) / n
+        else:
+            out[f"recall@{k}"] = sum(len(set(r[:k]) & q.gold) / len(q.gold) for r, q in pairs) / n
+    if dataset == "realtimeqa":
+        mrr = 0.0
+        for r, q in pairs:
+            for i, d in enumerate(r[:10]):
+                if d in q.gold:
+                    mrr += 1 / (i + 1)
+                    break
+        out["mrr@10"] = mrr / n
+    else:
+        out["all_gold@10"] = sum(q.gold <= set(r[:10]) for r, q in pairs) / n
+    return {k: round(v, 4) for k, v in out.items()}
+
+
+def evaluate(rank: Ranker, qs: list[Question], dataset: str) -> dict[str, float]:
+    ranked, ms = [], []
+    for q in qs:
+        t = time.perf_counter()
+        ranked.append(rank(q))
+        ms.append((time.perf_counter() - t) * 1000)
+    out = score(ranked, qs, dataset)
+    out["p50_ms"] = round(statistics.median(ms), 2)
+    out["p95_ms"] = round(float(np.percentile(ms, 95)), 2)
+    return out
+
+
+ABLATIONS = {
+    "no_recency": {"recency_weight": 0.0},
+    "no_diversity": {"per_doc_max": 0},
+    "dense_only_fusion": {"lexical_weight": 0.0},
+    "bm25_only_fusion": {"dense_weight": 0.0},
+}
+
+
+def run_retrieval_bench(
+    settings: Settings,
+    dataset: str,
+    data: Path,
+    questions: Path | None = None,
+    limit: int | None = None,
+    seed: int = 13,
+    ablations: bool = True,
+) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    docs, qs, fingerprint = load_dataset(dataset, data, questions)
+    qs = sample(qs, limit, seed)
+    pipe = cached_pipeline(dataset, docs, fingerprint, settings)
+    depth = max(KS[dataset])
+    use_asof = dataset == "realtimeqa"
+    rankers = make_rankers(pipe, depth, use_asof)
+    systems = {}
+    for name, rank in tqdm(rankers.items(), desc="systems"):
+        systems[name] = evaluate(rank, qs, dataset)
+    record: dict[str, Any] = {
+        "dataset": dataset,
+        "n_questions": len(qs),
+        "corpus": {
+            "documents": len(pipe.index.documents),
+            "chunks": len(pipe.index.chunks),
+            "fingerprint": fingerprint,
+            "index": str(pipe.settings.index_dir),
+        },
+        "systems": systems,
+        "settings": {
+            **pipe.settings.index_fields(),
+            **{
+                k: getattr(pipe.settings, k)
+                for k in (
+                    "candidates",
+                    "rrf_k",
+                    "dense_weight",
+                    "lexical_weight",
+                    "per_doc_max",
+                    "recency_weight",
+                    "recency_halflife_days",
+                )
+            },
+            "as_of_filter": use_asof,
+            "limit": limit,
+            "seed": seed,
+            "note": "llamaindex = VectorStoreIndex default retriever over the same chunk vectors",
+        },
+    }
+    if ablations:
+        abl = {}
+        base = pipe.settings
+        for name, change in tqdm(ABLATIONS.items(), desc="ablations"):
+            pipe.retriever.settings = base.with_overrides(**change)
+            abl[name] = evaluate(rankers["ours"], qs, dataset)
+        pipe.retriever.settings = base
+        if use_asof:
+            abl["no_as_of_date"] = evaluate(make_rankers(pipe, depth, False)["ours"], qs, dataset)
+        record["ablations"] = abl
+    _print(record)
+    return record
+
+
+def _print(record: dict[str, Any]) -> None:
+    systems = record["systems"]
+    cols = [c for c in next(iter(systems.values())) if c not in ("p95_ms",)]
+    print(
+        f"{record['dataset']}: {record['n_questions']} questions, "
+        f"{record['corpus']['documents']} documents / {record['corpus']['chunks']} chunks"
+    )
+    print(f"{'system':22}" + "".join(f"{c:>12}" for c in cols))
+    rows = list(systems.items()) + [
+        (f"ours-{k}", v) for k, v in record.get("ablations", {}).items()
+    ]
+    for name, m in rows:
+        print(f"{name:22}" + "".join(f"{m[c]:>12}" for c in cols))
