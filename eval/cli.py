@@ -51,7 +51,7 @@ def _check(args: argparse.Namespace, settings: SettingsFn) -> int:
 def _bar(quiet: bool, desc: str) -> Any:
     from tqdm import tqdm
 
-    return tqdm(total=0, unit="case", desc=desc, disable=quiet, file=sys.stderr)
+    return tqdm(total=0, unit="case", desc=desc, disable=quiet, file=sys.stderr, leave=False)
 
 
 def _generate(args: argparse.Namespace, settings: SettingsFn) -> int:
@@ -64,14 +64,29 @@ def _generate(args: argparse.Namespace, settings: SettingsFn) -> int:
     docs = [d for p in expand_paths(args.articles) for d in load_file(p)]
     # temperature 0: with the seed fixing the passages, the same command gives the same suite
     pipe = Pipeline(settings(args).with_overrides(llm_temperature=0.0))
-    cases = generate_suite(pipe, docs, args.n, args.seed)
+    bar = _bar(args.quiet, "generate")
+    attempts = 0
+
+    def progress(kept: int, total: int) -> None:
+        nonlocal attempts
+        attempts += 1
+        bar.total = total
+        bar.n = kept
+        bar.set_postfix_str(f"{attempts} attempts")
+        bar.refresh()
+
+    cases = generate_suite(pipe, docs, args.n, args.seed, progress=progress)
+    bar.close()
     save_suite(cases, args.out)
     kinds: dict[str, int] = {}
     for c in cases:
         kind = "unanswerable" if not c.answerable else ("multi" if "multi" in c.tags else "single")
         kinds[kind] = kinds.get(kind, 0) + 1
     detail = ", ".join(f"{v} {k}" for k, v in sorted(kinds.items()))
-    print(f"wrote {len(cases)} cases ({detail}) from {len(docs)} articles to {args.out}")
+    print(
+        f"wrote {len(cases)} cases ({detail}) from {len(docs)} articles to {args.out} "
+        f"({attempts} attempts, {attempts - len(cases)} dropped by verification)"
+    )
     return 0
 
 
@@ -181,6 +196,7 @@ def add_eval_command(
     g.add_argument("--out", type=Path, required=True, help="suite file to write (JSONL)")
     g.add_argument("--n", type=int, default=12, help="number of cases (default 12)")
     g.add_argument("--seed", type=int, default=0, help="passage choice (same seed, same suite)")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
     common(g)
     g.set_defaults(func=lambda a: _generate(a, settings))
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,11 +336,19 @@ def _plan(n: int, several_docs: bool) -> tuple[int, int, int]:
     return n - un - multi, multi, un
 
 
-def generate_suite(pipe: Any, documents: list[Any], n: int, seed: int) -> list[Case]:
+def generate_suite(
+    pipe: Any,
+    documents: list[Any],
+    n: int,
+    seed: int,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Case]:
     """Up to `n` verified cases (answerable, multi-article, unanswerable) from `documents`.
 
     Fewer than `n` come back when the articles or the model do not yield enough questions
-    that pass verification; every attempt is bounded (3 per wanted case).
+    that pass verification; every attempt is bounded (3 per wanted case). `progress(kept, n)`
+    is called after every attempt (each is an LLM call, seconds on a laptop CPU).
     """
     if not documents:
         raise EvalError("no articles to generate questions from")
@@ -351,12 +359,19 @@ def generate_suite(pipe: Any, documents: list[Any], n: int, seed: int) -> list[C
     gen.rng.shuffle(pool)
     n_single, n_multi, n_un = _plan(n, len(documents) > 1)
     made: list[tuple[dict[str, Any], Passage]] = []
+    unanswerable: list[dict[str, Any]] = []
+
+    def tick() -> None:
+        if progress:
+            progress(len(made) + len(unanswerable), n)
+
     for p in pool[: 3 * n_single]:
         if sum(1 for c, _ in made if "single" in c["tags"]) >= n_single:
             break
         got = gen.single(p)
         if got:
             made.append((got, p))
+        tick()
     if n_multi:
         for a, b in _pairs(pipe, pool)[: 3 * n_multi]:
             if sum(1 for c, _ in made if "multi" in c["tags"]) >= n_multi:
@@ -364,14 +379,15 @@ def generate_suite(pipe: Any, documents: list[Any], n: int, seed: int) -> list[C
             got = gen.multi(a, b)
             if got:
                 made.append((got, a))
+            tick()
     answerable = list(made)
-    unanswerable: list[dict[str, Any]] = []
     for case, p in answerable:
         if len(unanswerable) >= n_un:
             break
         got = gen.perturb(case, p) or gen.rewrite(case, p)
         if got:
             unanswerable.append(got)
+        tick()
     cases = [c for c, _ in answerable] + unanswerable
     out = []
     for k, c in enumerate(cases, start=1):
