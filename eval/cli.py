@@ -57,7 +57,6 @@ def _bar(quiet: bool, desc: str) -> Any:
 def _generate(args: argparse.Namespace, settings: SettingsFn) -> int:
     from rag.eval.generate import generate_suite
     from rag.eval.suite import save_suite
-
     from rag.load import expand_paths, load_file
     from rag.pipeline import Pipeline
 
@@ -132,7 +131,6 @@ def _run(args: argparse.Namespace, settings: SettingsFn) -> int:
 
     from rag.eval.run import gate, index_articles, parse_thresholds, run_suite
     from rag.eval.suite import EvalError, load_suite
-
     from rag.pipeline import Pipeline
 
     if args.articles and args.index_dir:

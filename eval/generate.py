@@ -25,10 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rag.chunk import split_sentences
 from rag.eval.metrics import normalize_answer, normalize_quote
 from rag.eval.suite import Case, EvalError, Evidence
-
-from rag.chunk import split_sentences
 from rag.ground import Unit
 from rag.llm import ChatMessage
 from rag.terms import name_in, names, numbers, tokens

@@ -15,9 +15,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from rag.eval.suite import Case, EvalError, Evidence
-
 from rag.chunk import split_sentences
+from rag.eval.suite import Case, EvalError, Evidence
 from rag.load import normalize_text
 
 

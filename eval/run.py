@@ -18,10 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rag.errors import NewsragError
 from rag.eval import metrics as m
 from rag.eval.suite import Case, EvalError
-
-from rag.errors import NewsragError
 from rag.settings import Settings
 from rag.types import Answer, Document
 

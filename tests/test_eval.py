@@ -11,12 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
+from rag.cli import main
 from rag.eval import metrics as m
 from rag.eval.report import case_changes, render, write_report
 from rag.eval.run import gate, parse_thresholds, run_suite
 from rag.eval.suite import Case, EvalError, Evidence, load_suite, save_suite
-
-from rag.cli import main
 from rag.pipeline import Pipeline
 from rag.types import Answer, Citation, Sentence
 

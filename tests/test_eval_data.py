@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+
+from rag.cli import main
 from rag.eval import metrics as m
 from rag.eval.importers import import_suite
 from rag.eval.suite import EvalError, load_suite
-
-from rag.cli import main
 from rag.load import load_file
 from tests.conftest import need_data
 

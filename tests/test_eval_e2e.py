@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
+
+from rag.cli import main
 from rag.eval.generate import generate_suite
 from rag.eval.run import gate, run_suite
 from rag.eval.suite import save_suite
-
-from rag.cli import main
 from rag.load import load_file
 from rag.pipeline import Pipeline
 from rag.settings import Settings

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from rag.eval.generate import generate_suite, locate, parse_reply
-from rag.eval.suite import load_suite
 
 from rag.cli import main
 from rag.embed import Embedder
+from rag.eval.generate import generate_suite, locate, parse_reply
+from rag.eval.suite import load_suite
 from rag.llm import ChatMessage
 from rag.load import load_file
 from rag.pipeline import Pipeline

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+
+from rag.pipeline import Pipeline
+from rag.settings import Settings
 from rag.ui.app import build_app, header_markdown, launch_options
 from rag.ui.evaluation import harness_missing, metrics_markdown
 from rag.ui.library import ingest_uploads, rows, stats_markdown
@@ -19,9 +22,6 @@ from rag.ui.render import (
     parse_ref,
     sources_html,
 )
-
-from rag.pipeline import Pipeline
-from rag.settings import Settings
 
 QUESTION = "Who manufactures the Patriot missiles in Japan?"
 

@@ -16,14 +16,14 @@ from typing import Any
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr
+
+from rag.pipeline import Pipeline
+from rag.settings import PROJECT_ROOT, Settings
 from rag.ui.chat import chat_tab
 from rag.ui.evaluation import eval_tab
 from rag.ui.library import library_tab, picker_choices, rows, stats_markdown
 from rag.ui.render import answer_markdown, sources_html
 from rag.ui.summarise import summarise_tab
-
-from rag.pipeline import Pipeline
-from rag.settings import PROJECT_ROOT, Settings
 
 __all__ = ["answer_markdown", "build_app", "launch_options", "serve", "sources_html"]
 

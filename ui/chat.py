@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
-from rag.ui.render import ARTICLE_PLACEHOLDER, answer_markdown, filters_note, sources_html
-from rag.ui.viewer import article_viewer
 
 from rag.conversation import standalone
 from rag.errors import NewsragError
 from rag.pipeline import Pipeline
 from rag.types import Answer
+from rag.ui.render import ARTICLE_PLACEHOLDER, answer_markdown, filters_note, sources_html
+from rag.ui.viewer import article_viewer
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CHAT_CONCURRENCY = 20  # users served at once; the local LLM serialises itself, retrieval does not

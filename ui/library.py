@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from rag.ui.render import doc_label, ingest_report_markdown
 
 from rag.errors import LoadError
 from rag.load import load_file
 from rag.pipeline import IngestReport, Pipeline
 from rag.types import Document
+from rag.ui.render import doc_label, ingest_report_markdown
 
 FORMATS = ".txt .md .html .pdf .json .jsonl .jsonl.gz"
 COLUMNS = ["Title", "Source", "Published", "Chunks", "Characters", "URL", "ID"]

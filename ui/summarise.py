@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import gradio as gr
-from rag.ui.render import ARTICLE_PLACEHOLDER, citations_html, summary_markdown
-from rag.ui.viewer import article_viewer
 
 from rag.errors import NewsragError
 from rag.pipeline import Pipeline
+from rag.ui.render import ARTICLE_PLACEHOLDER, citations_html, summary_markdown
+from rag.ui.viewer import article_viewer
 
 
 @dataclass

@@ -10,9 +10,9 @@ keeps working without a second listener being added.
 from __future__ import annotations
 
 import gradio as gr
-from rag.ui.render import ARTICLE_PLACEHOLDER, article_html, parse_ref
 
 from rag.pipeline import Pipeline
+from rag.ui.render import ARTICLE_PLACEHOLDER, article_html, parse_ref
 
 JS = """
 const scope = props.scope;

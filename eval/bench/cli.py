@@ -61,6 +61,22 @@ def _checker(args: argparse.Namespace, settings: SettingsFn) -> int:
     return 0
 
 
+def _refusal(args: argparse.Namespace, settings: SettingsFn) -> int:
+    from rag.eval.bench.refusal import run_refusal_bench
+
+    s = settings(args)
+    record = run_refusal_bench(
+        s,
+        args.data or s.data,
+        args.questions,
+        args.limit or None,
+        args.seed,
+        peer=not args.no_peer and s.llm_backend != "extractive",
+    )
+    write_record(record, args.json)
+    return 0
+
+
 def _core_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", help="write the JSON record here")
     p.add_argument("--corpus", type=Path, help="corpus to index (default: the bundled corpus)")
@@ -99,3 +115,13 @@ def add_bench_command(
     k.add_argument("--json", help="write the JSON record here")
     common(k)
     k.set_defaults(func=lambda a: _checker(a, settings))
+
+    f = benches.add_parser("refusal", help="refusal on SQuAD 2.0, ours beside a llama-index peer")
+    f.add_argument("--data", type=Path, help="data folder (default: NEWSRAG_DATA)")
+    f.add_argument("--questions", type=Path, help="another questions file of the same format")
+    f.add_argument("--limit", type=int, default=40, help="stratified sample size (0 = all)")
+    f.add_argument("--seed", type=int, default=7)
+    f.add_argument("--no-peer", action="store_true", help="ours only")
+    f.add_argument("--json", help="write the JSON record here")
+    common(f)
+    f.set_defaults(func=lambda a: _refusal(a, settings))

@@ -1,0 +1,201 @@
+"""`newsrag bench refusal`: answer what the passages support, decline what they do not (SQuAD 2.0).
+
+All paragraphs of ../shared/data/squad2_dev_half are indexed as documents (title = article); each
+sampled question goes through the real pipeline. A peer runs side by side on the same sample:
+llama-index's CitationQueryEngine with the same local LLM and the same retriever (ours, wrapped),
+its refusal read from its text. Both are scored the same way: unanswerables refused, answerables
+answered (not refused), answered correctly (a gold answer inside the answer; token F1), and
+answers citing the gold paragraph. The sample is stratified (half unanswerable) with a fixed seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rag.eval.bench.retrieval import cached_pipeline
+from rag.load import load_file
+from rag.pipeline import Pipeline
+from rag.settings import Settings
+
+PEER_REFUSAL = re.compile(
+    r"\b(cannot|can't|can not|unable|no information|not (mentioned|provided|stated|specified|"
+    r"given|available|clear|enough)|does not (say|mention|provide|state|specify|contain)|"
+    r"doesn't (say|mention|provide)|unknown|no (mention|answer)|not possible to)\b",
+    re.IGNORECASE,
+)
+
+
+def normalize(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, articles or extra space."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    p, g = normalize(prediction).split(), normalize(gold).split()
+    common = Counter(p) & Counter(g)
+    same = sum(common.values())
+    if not same:
+        return 0.0
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def stratified(questions: list[dict[str, Any]], limit: int | None, seed: int) -> list[dict]:
+    if not limit or limit >= len(questions):
+        return questions
+    rng = random.Random(seed)
+    impossible = [q for q in questions if q["is_impossible"]]
+    possible = [q for q in questions if not q["is_impossible"]]
+    half = limit // 2
+    picked = rng.sample(impossible, half) + rng.sample(possible, limit - half)
+    return sorted(picked, key=lambda q: q["id"])
+
+
+def _score(results: list[dict[str, Any]]) -> dict[str, Any]:
+    un = [r for r in results if r["unanswerable"]]
+    an = [r for r in results if not r["unanswerable"]]
+    answered = [r for r in an if not r["refused"]]
+    return {
+        "unanswerable_refused": round(sum(r["refused"] for r in un) / max(1, len(un)), 4),
+        "answerable_answered": round(len(answered) / max(1, len(an)), 4),
+        "answerable_correct": round(sum(r["correct"] for r in an) / max(1, len(an)), 4),
+        "answerable_f1": round(sum(r["f1"] for r in an) / max(1, len(an)), 4),
+        "citation_on_gold": round(sum(r["cites_gold"] for r in an) / max(1, len(an)), 4),
+        "n_unanswerable": len(un),
+        "n_answerable": len(an),
+        "seconds_per_question": round(sum(r["seconds"] for r in results) / max(1, len(results)), 2),
+    }
+
+
+def _judge(answer: str, refused: bool, golds: list[str]) -> tuple[bool, float]:
+    if refused or not golds:
+        return False, 0.0
+    norm = normalize(answer)
+    correct = any(normalize(g) and normalize(g) in norm for g in golds)
+    return correct, max(token_f1(answer, g) for g in golds)
+
+
+def _peer(pipe: Pipeline) -> Any:
+    """llama-index CitationQueryEngine over our retriever and our local LLM."""
+    from llama_index.core.query_engine import CitationQueryEngine
+    from llama_index.core.retrievers import BaseRetriever
+    from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
+
+    class SameRetriever(BaseRetriever):
+        def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
+            hits = pipe.retrieve(query_bundle.query_str)
+            return [
+                NodeWithScore(
+                    node=TextNode(
+                        text=h.chunk.text, id_=h.chunk.id, metadata={"doc_id": h.chunk.doc_id}
+                    ),
+                    score=h.score,
+                )
+                for h in hits
+            ]
+
+    llm = pipe.llm.llama_index_llm  # type: ignore[attr-defined]
+    llm.generate_kwargs["max_tokens"] = pipe.settings.llm_max_tokens
+    return CitationQueryEngine(retriever=SameRetriever(), llm=llm, citation_chunk_size=1024)
+
+
+def run_refusal_bench(
+    settings: Settings,
+    data: Path,
+    questions: Path | None = None,
+    limit: int | None = 40,
+    seed: int = 7,
+    peer: bool = True,
+) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    para_file = data / "squad2_dev_half" / "paragraphs.jsonl"
+    docs = load_file(para_file)
+    ext2doc = {d.path.rsplit("#", 1)[-1]: d.id for d in docs}
+    qfile = questions or data / "squad2_dev_half" / "questions.jsonl"
+    qs = [json.loads(x) for x in qfile.read_text(encoding="utf-8").splitlines() if x.strip()]
+    qs = stratified(qs, limit, seed)
+    fingerprint = str(para_file.stat().st_size)
+    pipe = cached_pipeline("squad2", docs, fingerprint, settings)
+
+    systems: dict[str, list[dict[str, Any]]] = {"ours": []}
+    engine = _peer(pipe) if peer else None
+    if engine is not None:
+        systems["peer"] = []
+    for q in tqdm(qs, desc="refusal", unit="q"):
+        golds = [a["text"] for a in q.get("answers") or []]
+        gold_doc = ext2doc.get(q["paragraph_id"])
+        t = time.perf_counter()
+        a = pipe.ask(q["question"])
+        correct, f1 = _judge(a.text, a.refused, golds)
+        systems["ours"].append(
+            {
+                "id": q["id"],
+                "unanswerable": bool(q["is_impossible"]),
+                "refused": a.refused,
+                "answer": a.text,
+                "reason": a.refusal_reason,
+                "correct": correct,
+                "f1": round(f1, 4),
+                "cites_gold": (not a.refused) and any(c.doc_id == gold_doc for c in a.citations),
+                "seconds": round(time.perf_counter() - t, 2),
+            }
+        )
+        if engine is not None:
+            t = time.perf_counter()
+            r = engine.query(q["question"])
+            text = str(r.response or "").strip()
+            refused = not text or bool(PEER_REFUSAL.search(text))
+            correct, f1 = _judge(text, refused, golds)
+            cited = {n.node.metadata.get("doc_id") for n in r.source_nodes}
+            marks = set(re.findall(r"\[(\d+)\]", text))
+            systems["peer"].append(
+                {
+                    "id": q["id"],
+                    "unanswerable": bool(q["is_impossible"]),
+                    "refused": refused,
+                    "answer": text,
+                    "correct": correct,
+                    "f1": round(f1, 4),
+                    "cites_gold": (not refused) and bool(marks) and gold_doc in cited,
+                    "seconds": round(time.perf_counter() - t, 2),
+                }
+            )
+    record = {
+        "bench": "refusal",
+        "dataset": "squad2_dev_half",
+        "n": len(qs),
+        "seed": seed,
+        "systems": {name: _score(rows) for name, rows in systems.items()},
+        "peer": "llama-index CitationQueryEngine, same local LLM and retriever; refusal read "
+        "from its text",
+        "settings": {
+            k: getattr(pipe.settings, k)
+            for k in (
+                "top_k",
+                "support_threshold",
+                "refuse_min_dense",
+                "refuse_min_coverage",
+                "llm_model",
+            )
+        },
+        "cases": systems,
+    }
+    for name, m in record["systems"].items():
+        print(
+            f"{name:6} unanswerable refused {m['unanswerable_refused']:.2f} | answerable "
+            f"answered {m['answerable_answered']:.2f} correct {m['answerable_correct']:.2f} "
+            f"F1 {m['answerable_f1']:.2f} | cites gold {m['citation_on_gold']:.2f} | "
+            f"{m['seconds_per_question']} s/q"
+        )
+    return record

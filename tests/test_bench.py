@@ -1,0 +1,71 @@
+"""Benchmark metrics on hand-made cases, and a small real retrieval bench run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.eval.bench.checker import _metrics, worst_label
+from rag.eval.bench.refusal import _judge, normalize, stratified, token_f1
+from rag.eval.bench.retrieval import Question, run_retrieval_bench, score
+from rag.settings import Settings
+from tests.conftest import data_dir, need_data
+
+
+def _q(gold: set[str]) -> Question:
+    return Question("q", "?", frozenset(gold), None)
+
+
+def test_news_recall_and_mrr() -> None:
+    ranked = [["a", "b", "g1"], ["g2", "x"], ["x", "y"]]
+    qs = [_q({"g1"}), _q({"g2"}), _q({"g3"})]
+    m = score(ranked, qs, "realtimeqa")
+    assert m["recall@1"] == round(1 / 3, 4)
+    assert m["recall@5"] == round(2 / 3, 4)
+    assert m["mrr@10"] == round((1 / 3 + 1) / 3, 4)
+
+
+def test_multihop_recall_and_all_gold() -> None:
+    ranked = [["p1", "x", "p2"], ["p3", "y"]]
+    qs = [_q({"p1", "p2"}), _q({"p3", "p4"})]
+    m = score(ranked, qs, "hotpotqa")
+    assert m["recall@2"] == round((0.5 + 0.5) / 2, 4)
+    assert m["recall@5"] == round((1.0 + 0.5) / 2, 4)
+    assert m["all_gold@10"] == 0.5
+
+
+def test_balanced_accuracy() -> None:
+    m = _metrics([True, True, False, False], [True, False, False, False])
+    assert m["balanced_accuracy"] == round(100 * (1.0 + 2 / 3) / 2, 2)
+    assert m["precision"] == 0.5 and m["recall"] == 1.0
+
+
+def test_faithbench_worst_label() -> None:
+    s = {"annotations": [{"label": ["Benign"]}, {"label": ["Unwanted", "Unwanted.Extrinsic"]}]}
+    assert worst_label(s) == "Unwanted"
+    assert worst_label({"annotations": []}) == "Consistent"
+
+
+def test_squad_scoring() -> None:
+    assert normalize("The  U.S. Army!") == "us army"
+    assert token_f1("in the 10th century", "10th century") == pytest.approx(0.8)
+    assert _judge("It was France, in 911.", False, ["France"]) == (True, pytest.approx(0.5))
+    assert _judge("anything", True, ["France"]) == (False, 0.0)
+    qs = [{"id": str(i), "is_impossible": i % 3 == 0} for i in range(30)]
+    picked = stratified(qs, 10, 1)
+    assert len(picked) == 10 and sum(q["is_impossible"] for q in picked) == 5
+    assert picked == stratified(qs, 10, 1)
+
+
+@pytest.mark.data
+def test_small_retrieval_bench_run(tmp_path: Path) -> None:
+    need_data("hipporag_train_multihop/corpus.jsonl")
+    settings = Settings(cache_dir=tmp_path, llm_backend="extractive")
+    record = run_retrieval_bench(settings, "hotpotqa", data_dir(), limit=8, ablations=False)
+    assert record["n_questions"] == 8
+    assert set(record["systems"]) == {"bm25", "dense", "llamaindex", "ours"}
+    for m in record["systems"].values():
+        assert 0.0 <= m["recall@2"] <= m["recall@5"] <= m["recall@10"] <= 1.0
+        assert m["p50_ms"] > 0
+    assert record["systems"]["ours"]["recall@10"] > 0.5
