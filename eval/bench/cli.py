@@ -77,6 +77,18 @@ def _refusal(args: argparse.Namespace, settings: SettingsFn) -> int:
     return 0
 
 
+def _scale(args: argparse.Namespace, settings: SettingsFn) -> int:
+    from rag.eval.bench.scale import run_scale_bench
+
+    s = settings(args)
+    runs = [
+        run_scale_bench(s.cache_dir, n, args.queries, noise=args.noise)
+        for n in args.chunks or [100_000]
+    ]
+    write_record({"bench": "scale", "runs": runs}, args.json)
+    return 0
+
+
 def _core_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", help="write the JSON record here")
     p.add_argument("--corpus", type=Path, help="corpus to index (default: the bundled corpus)")
@@ -125,3 +137,11 @@ def add_bench_command(
     f.add_argument("--json", help="write the JSON record here")
     common(f)
     f.set_defaults(func=lambda a: _refusal(a, settings))
+
+    g = benches.add_parser("scale", help="FAISS flat vs HNSW vs IVF on 100k-1M vectors")
+    g.add_argument("--chunks", type=int, action="append", help="vector count (repeatable)")
+    g.add_argument("--queries", type=int, default=200)
+    g.add_argument("--noise", type=float, default=0.6, help="distance of points from centres")
+    g.add_argument("--json", help="write the JSON record here")
+    common(g)
+    g.set_defaults(func=lambda a: _scale(a, settings))
