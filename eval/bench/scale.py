@@ -77,7 +77,7 @@ def run_scale_bench(
     queries: int = 200,
     kinds: tuple[str, ...] = ("flat", "hnsw", "ivf"),
     seed: int = 0,
-    noise: float = 0.35,
+    noise: float = 0.6,
 ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     dim = 384
