@@ -21,7 +21,13 @@ from rag.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # Fields fixed when an index is built; changing them needs a new index.
-INDEX_FIELDS = ("embed_model", "chunk_tokens", "chunk_overlap_sentences", "embed_title")
+INDEX_FIELDS = (
+    "embed_model",
+    "chunk_tokens",
+    "chunk_overlap_sentences",
+    "embed_title",
+    "vector_store",
+)
 
 
 def _default_cache() -> Path:
@@ -46,7 +52,7 @@ class Settings(BaseSettings):
     embed_title: bool = True
     embed_batch: int = 32
 
-    # vector store seam: faiss (default, beside the index) or milvus://host:port / a .db file
+    # vector store seam: "faiss" (exact, default) or "faiss:hnsw" (approximate, for ~1M chunks)
     vector_store: str = "faiss"
 
     # retrieval

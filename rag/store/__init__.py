@@ -29,10 +29,10 @@ class VectorStore(Protocol):
 
 def open_store(uri: str, dim: int, directory: Path | None) -> VectorStore:
     """The store named by `uri`, loaded from `directory` when it holds one."""
-    if uri == "faiss" or uri.startswith("faiss://"):
+    if uri in ("faiss", "faiss:flat", "faiss:hnsw"):
         from rag.store.faiss import FaissStore
 
         if directory is not None and (directory / FaissStore.FILENAME).exists():
             return FaissStore.load(directory)
-        return FaissStore(dim)
-    raise ConfigError(f"vector_store {uri!r}: unknown store (use 'faiss')")
+        return FaissStore(dim, kind="hnsw" if uri == "faiss:hnsw" else "flat")
+    raise ConfigError(f"vector_store {uri!r}: unknown store (use faiss, faiss:flat or faiss:hnsw)")
