@@ -167,6 +167,7 @@ def _run(args: argparse.Namespace, settings: SettingsFn) -> int:
             suite_path=str(args.suite),
             baseline=args.baseline,
             judge=judge,
+            index_label=f"temporary index of {' '.join(args.articles)}" if args.articles else None,
         )
     bar.close()
     _print_summary(summary, Path(args.out))

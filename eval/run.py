@@ -249,10 +249,12 @@ def run_suite(
     suite_path: str | None = None,
     baseline: Path | None = None,
     judge: Any = None,
+    index_label: str | None = None,
 ) -> dict[str, Any]:
     """Ask every case, write cases.jsonl, summary.json and report.html; return the summary.
 
-    `judge` (rag.eval.judge.Judge, opt-in) adds judge_faithfulness beside the system's metrics.
+    `judge` (rag.eval.judge.Judge, opt-in) adds judge_faithfulness beside the system's metrics;
+    `index_label` names the index in the summary when its directory says little (a temporary one).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -275,6 +277,8 @@ def run_suite(
     summary = summarize_records(records)
     summary["timings"]["total_seconds"] = round(time.perf_counter() - t0, 2)
     summary.update(_provenance(pipe, suite_path, started))
+    if index_label:
+        summary["index"] = index_label
     if judge is not None:
         summary["judge"] = judge.name
     write_json(out_dir / "summary.json", summary)
