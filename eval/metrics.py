@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.ground import SupportChecker, Unit, sentence_units
+from rag.terms import tokens
 from rag.types import Answer, Citation, Document, Hit
 
 # ---- answers vs references (SQuAD-style) -----------------------------------------------------
@@ -50,11 +51,19 @@ def token_f1(prediction: str, reference: str) -> float:
 
 
 def contains_answer(prediction: str, references: Iterable[str]) -> bool:
-    """Does the normalised prediction contain any normalised reference (as whole words)?"""
+    """Does the prediction hold any reference: as whole words after normalisation, or with every
+    content word of the reference present (stemmed, any order: "Patriot missile" holds
+    "Patriot missiles")?"""
     pred = f" {normalize_answer(prediction)} "
-    return any(
-        (ref := normalize_answer(r)) and f" {ref} " in pred for r in references if r is not None
-    )
+    pred_tokens = set(tokens(prediction))
+    for r in references:
+        ref = normalize_answer(r or "")
+        if ref and f" {ref} " in pred:
+            return True
+        ref_tokens = set(tokens(r or ""))
+        if ref_tokens and ref_tokens <= pred_tokens:
+            return True
+    return False
 
 
 def answer_correctness(prediction: str, references: Sequence[str]) -> tuple[float, float]:

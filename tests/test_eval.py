@@ -107,6 +107,9 @@ def test_answer_correctness_squad_style() -> None:
     assert m.token_f1("dog", "cat") == 0.0
     assert m.contains_answer("It was “Squid Game”, Netflix said.", ["“Squid Game”"])
     assert not m.contains_answer("Game of Thrones", ["Game"[:2]])  # whole words only
+    assert m.contains_answer("The missile is the Patriot.", ["Patriot missiles"])  # stems
+    assert not m.contains_answer("It was $60 million.", ["$60 billion"])
+    assert not m.contains_answer("Japan's foreign ministry said so.", ["the defense ministry"])
     assert m.answer_correctness("about $60 billion in aid", ["$60 billion", "60bn"]) == (
         1.0,
         pytest.approx(2 * (2 / 5) * 1.0 / (2 / 5 + 1.0)),  # 5 tokens: $ is punctuation
