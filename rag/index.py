@@ -45,6 +45,7 @@ class Index:
         self.lexical = LexicalIndex()
         self.generation = 0
         self._lexical_stale = False
+        self._row_table: tuple[np.ndarray, np.ndarray, list[Document]] | None = None
 
     # ---- reading -------------------------------------------------------------------------
     @classmethod
@@ -101,9 +102,16 @@ class Index:
         """Rows passing the filters, or None when nothing is filtered."""
         if filters.is_empty():
             return None
-        docs = {d.id for d in self.documents.values() if matches(d, filters)}
-        rows = [self.row_of[cid] for cid, c in self.chunks.items() if c.doc_id in docs]
-        return np.asarray(sorted(rows), dtype=np.int64)
+        if self._row_table is None:  # rows and their documents as arrays, rebuilt after changes
+            docs = list(self.documents.values())
+            pos = {d.id: i for i, d in enumerate(docs)}
+            items = sorted(self.row_of.items(), key=lambda kv: kv[1])
+            rows = np.asarray([r for _, r in items], dtype=np.int64)
+            doc_idx = np.asarray([pos[self.chunks[c].doc_id] for c, _ in items], dtype=np.int64)
+            self._row_table = (rows, doc_idx, docs)
+        rows, doc_idx, docs = self._row_table
+        ok = np.fromiter((matches(d, filters) for d in docs), dtype=bool, count=len(docs))
+        return rows[ok[doc_idx]] if len(rows) else rows
 
     def corpus_hash(self) -> str:
         h = hashlib.sha256()
@@ -124,6 +132,7 @@ class Index:
             self.chunk_at[int(row)] = chunk.id
         self.vectors.add(rows, vectors)
         self._lexical_stale = True
+        self._row_table = None
 
     def delete(self, doc_ids: Iterable[str]) -> list[str]:
         """Remove documents from every store; returns the ids that were present."""
@@ -140,6 +149,7 @@ class Index:
         for d in gone:
             self.documents.pop(d)
         self._lexical_stale = True
+        self._row_table = None
         return gone
 
     def refresh_lexical(self) -> None:

@@ -86,7 +86,8 @@ class Pipeline:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder(self.settings.embed_model, self.settings.embed_batch)
+            s = self.settings
+            self._embedder = Embedder(s.embed_model, s.embed_batch, s.embed_threads)
         return self._embedder
 
     @property

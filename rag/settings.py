@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     chunk_overlap_sentences: int = 1
     embed_title: bool = True
     embed_batch: int = 32
+    embed_threads: int = 1  # torch threads for embedding; see rag/embed.py for why 1
 
     # vector store seam: "faiss" (exact, default) or "faiss:hnsw" (approximate, for ~1M chunks)
     vector_store: str = "faiss"
