@@ -159,10 +159,12 @@ def _confusion(records: Sequence[dict[str, Any]]) -> str:
     for r in records:
         if "metrics" in r:
             cells[(r["answerable"], r["metrics"]["refused"])] += 1
+    right = sum(bool((r.get("metrics") or {}).get("refused_right_draft")) for r in records)
     return (
         "<table><tr><th></th><th>answered</th><th>refused</th></tr>"
         f'<tr><th>answerable</th><td class="num">{cells[(True, False)]}</td>'
-        f'<td class="num">{cells[(True, True)]} (false refusals)</td></tr>'
+        f'<td class="num">{cells[(True, True)]} (false refusals; {right} with a draft that held '
+        "the reference)</td></tr>"
         f'<tr><th>unanswerable</th><td class="num">{cells[(False, False)]} (missed)</td>'
         f'<td class="num">{cells[(False, True)]}</td></tr></table>'
     )

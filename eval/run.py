@@ -105,6 +105,8 @@ def _flags(case: Case, metrics: dict[str, Any]) -> list[str]:
     flags = []
     if case.answerable and metrics["refused"]:
         flags.append("false refusal")
+        if metrics.get("refused_right_draft"):
+            flags.append("refused a right draft")
     if not case.answerable and not metrics["refused"]:
         flags.append("answered unanswerable")
     if metrics["sentences"] and metrics["supported_sentences"] < metrics["sentences"]:
@@ -159,6 +161,9 @@ class CaseRunner:
             q, a = self.pipe.embedder.embed([case.question, answer.text])
             relevance = m.cosine(q, a)
         metrics = case_metrics(case, answer, checks, relevant, found, relevance)
+        if answer.refused and case.answerable and answer.draft and case.references():
+            # the model had the answer but the system refused: where refusal rules cost most
+            metrics["refused_right_draft"] = m.contains_answer(answer.draft, case.references())
         if self.judge is not None:
             metrics["judge_faithfulness"] = self.judge.faithfulness(
                 answer, self.documents, self.chunk_texts
@@ -220,6 +225,7 @@ def summarize_records(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "supported_sentences": sum(p["supported_sentences"] for p in per),
         "citations": sum(p["citations"] for p in per),
         "precise_citations": sum(p["precise_citations"] for p in per),
+        "refused_right_drafts": sum(bool(p.get("refused_right_draft")) for p in per),
         "metric_cases": n_cases,
     }
     out["timings"] = {

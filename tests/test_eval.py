@@ -152,7 +152,7 @@ def test_summary_aggregates_known_records() -> None:
     s = summarize_records(
         [
             rec(True, False, faithfulness=1.0, answer_correctness=1.0),
-            rec(True, True, faithfulness=None, answer_correctness=0.0),
+            rec(True, True, faithfulness=None, answer_correctness=0.0, refused_right_draft=True),
             rec(False, True, faithfulness=None),
             rec(False, False, faithfulness=0.5),
             {"answerable": True, "error": "boom", "seconds": 0.0},
@@ -164,6 +164,7 @@ def test_summary_aggregates_known_records() -> None:
     assert s["false_refusal_rate"] == pytest.approx(1 / 3, abs=1e-4)
     assert s["counts"]["errors"] == 1 and s["counts"]["cases"] == 5
     assert s["counts"]["metric_cases"]["faithfulness"] == 2
+    assert s["counts"]["refused_right_drafts"] == 1
 
 
 # ---- planted unfaithful answers are caught -------------------------------------------------
