@@ -335,7 +335,13 @@ def missing_question_terms(question: str, evidence_text: str) -> list[str]:
     """Names and numbers of the question that appear nowhere in the retrieved text."""
     low = evidence_text.lower()
     ev_names = names(evidence_text)
-    missing = [n for n in sorted(names(question)) if not name_in(n, low, ev_names)]
+    # A question's first word is capitalised by position ("Approximately how many…"), and
+    # weekdays and months are dates, not topics: neither must be found in the evidence.
+    first = question.split()[0] if question.split() else ""
+    skip = set(_MONTHS) | ({first.lower()} if first and not first.isupper() else set())
+    missing = [
+        n for n in sorted(names(question)) if n not in skip and not name_in(n, low, ev_names)
+    ]
     ev_numbers = numbers(evidence_text)
     # years and figures asked about must be there; small counts ("two") are too common to judge
     missing += [_fmt(n) for n in sorted(numbers(question)) if n >= 10 and n not in ev_numbers]

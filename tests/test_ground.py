@@ -111,3 +111,10 @@ def test_question_terms_and_answer_types() -> None:
 def test_terms_numbers_and_names() -> None:
     assert numbers("$60 billion, 2%, 155mm, two, 1,200") == {60e9, 2.0, 155.0, 1200.0}
     assert names("However, the U.S. and the United States met Japan.") == {"united_states", "japan"}
+
+
+def test_question_openers_and_weekdays_are_not_required_names() -> None:
+    ev = "The festival at Coeur d'Alene City Park drew 4,000 people."
+    assert missing_question_terms("Approximately how many people came to the festival?", ev) == []
+    assert missing_question_terms("Which park hosted the festival on Monday?", ev) == []
+    assert missing_question_terms("Which park in Boise hosted the festival?", ev) == ["boise"]
