@@ -26,7 +26,8 @@ import numpy as np
 from rag.terms import has_negation, name_in, names, numbers, stem, tokens, words
 from rag.types import Citation, Document, Hit, Sentence
 
-CHECKER_VERSION = "lexical-embed-claims/1"
+# /2: names must be in the quoted span, only neighbouring sentences pair up, reversed roles
+CHECKER_VERSION = "lexical-embed-claims/2"
 
 NOT_FOUND_PATTERNS = re.compile(
     r"NOT IN (THE )?SOURCES|not (mentioned|stated|provided|specified|given|included) in|"
