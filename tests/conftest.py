@@ -60,3 +60,12 @@ def seed_pipe(seed_index: Path, tmp_path: Path, embedder: Embedder) -> Pipeline:
     return Pipeline(
         Settings(index_dir=d, llm_backend="extractive"), llm=ExtractiveLLM(), embedder=embedder
     )
+
+
+@pytest.fixture(scope="session")
+def real(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Pipeline:
+    """The bundled corpus with the real local LLM: one model load for every slow test."""
+    d = tmp_path_factory.mktemp("real") / "index"
+    p = Pipeline(Settings(index_dir=d, llm_backend="local"), embedder=embedder)
+    p.ingest([CORPUS])
+    return p

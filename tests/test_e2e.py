@@ -2,23 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from rag.pipeline import Pipeline
-from rag.settings import Settings
-from tests.conftest import CORPUS
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory, embedder) -> Pipeline:
-    d: Path = tmp_path_factory.mktemp("e2e") / "index"
-    p = Pipeline(Settings(index_dir=d, llm_backend="local"), embedder=embedder)
-    p.ingest([CORPUS])
-    return p
 
 
 def test_fact_question_answered_with_quote_containing_fact(real: Pipeline) -> None:

@@ -17,18 +17,9 @@ from rag.eval.run import gate, run_suite
 from rag.eval.suite import save_suite
 from rag.load import load_file
 from rag.pipeline import Pipeline
-from rag.settings import Settings
-from tests.conftest import CORPUS, SEED
+from tests.conftest import SEED
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory, embedder) -> Pipeline:
-    d: Path = tmp_path_factory.mktemp("eval-e2e") / "index"
-    p = Pipeline(Settings(index_dir=d, llm_backend="local"), embedder=embedder)
-    p.ingest([CORPUS])
-    return p
 
 
 def test_generated_suite_runs_end_to_end(real: Pipeline, tmp_path: Path) -> None:
