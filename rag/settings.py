@@ -53,7 +53,9 @@ class Settings(BaseSettings):
     embed_batch: int = 32
     embed_threads: int = 1  # torch threads for embedding; see rag/embed.py for why 1
 
-    # vector store seam: "faiss" (exact, default) or "faiss:hnsw" (approximate, for ~1M chunks)
+    # vector store seam: "faiss" (exact, default) or "faiss:hnsw" (approximate, for ~1M chunks);
+    # "milvus" (Milvus Lite kept inside the index), "milvus:PATH.db" (a Milvus Lite database) or
+    # "milvus://host:port" (a Milvus server or cluster); see rag/store/milvus.py
     vector_store: str = "faiss"
 
     # retrieval
@@ -101,6 +103,14 @@ class Settings(BaseSettings):
     def _fits_window(cls, v: int) -> int:
         if not 32 <= v <= 240:
             raise ValueError("chunk_tokens must be 32..240 to fit the 256-token embedder window")
+        return v
+
+    @field_validator("vector_store")
+    @classmethod
+    def _absolute_lite_path(cls, v: str) -> str:
+        # recorded in settings.json and adopted on reopen: a relative path would follow the cwd
+        if v.startswith("milvus:") and not v.startswith("milvus://") and len(v) > len("milvus:"):
+            return "milvus:" + str(Path(v.removeprefix("milvus:")).expanduser().resolve())
         return v
 
     def with_overrides(self, **changes: Any) -> Settings:

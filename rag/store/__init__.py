@@ -1,4 +1,6 @@
-"""Vector store seam: FAISS on local disk (default) or Milvus, chosen by `Settings.vector_store`.
+"""Vector store seam: FAISS on local disk (default) or Milvus, chosen by `Settings.vector_store`:
+`faiss` (`faiss:flat`), `faiss:hnsw`, `milvus` (Milvus Lite inside the index), `milvus:PATH.db`
+(a Milvus Lite database) or `milvus://host:port` (a Milvus server or cluster).
 
 A store maps integer row ids to unit vectors and answers inner-product top-k queries, optionally
 restricted to an allowed set of rows (metadata filters are resolved to rows by the index, so
@@ -35,4 +37,15 @@ def open_store(uri: str, dim: int, directory: Path | None) -> VectorStore:
         if directory is not None and (directory / FaissStore.FILENAME).exists():
             return FaissStore.load(directory)
         return FaissStore(dim, kind="hnsw" if uri == "faiss:hnsw" else "flat")
-    raise ConfigError(f"vector_store {uri!r}: unknown store (use faiss, faiss:flat or faiss:hnsw)")
+    if uri == "milvus" or uri.startswith("milvus:"):
+        try:
+            from rag.store.milvus import MilvusStore
+        except ImportError as e:  # pymilvus is the optional `milvus` extra
+            raise ConfigError(
+                f"vector_store {uri!r}: Milvus needs pymilvus (pip install 'newsrag[milvus]'): {e}"
+            ) from e
+        return MilvusStore.open(uri, dim, directory)
+    raise ConfigError(
+        f"vector_store {uri!r}: unknown store (use faiss, faiss:flat, faiss:hnsw, milvus, "
+        "milvus:PATH.db or milvus://host:port)"
+    )
