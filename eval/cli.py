@@ -15,6 +15,13 @@ SettingsFn = Callable[[argparse.Namespace], Settings]
 EXIT_GATE = 1  # a metric fell short; errors exit 2 (rag.cli)
 
 
+def _is_file(text: str) -> bool:
+    try:
+        return "\n" not in text and Path(text).is_file()
+    except OSError:  # a long text is no valid path ("File name too long")
+        return False
+
+
 def _check(args: argparse.Namespace, settings: SettingsFn) -> int:
     from rag.embed import Embedder
     from rag.ground import SupportChecker, check_text
@@ -23,7 +30,7 @@ def _check(args: argparse.Namespace, settings: SettingsFn) -> int:
     s = settings(args)
     docs = [d for p in expand_paths(args.articles) for d in load_file(p)]
     text = args.text
-    if Path(text).is_file():
+    if _is_file(text):  # --text is a file's path or the text itself
         text = Path(text).read_text(encoding="utf-8")
     checker = SupportChecker(Embedder(s.embed_model), s.support_threshold)
     sentences = check_text(text, docs, checker)

@@ -20,14 +20,17 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 import numpy as np
 
-from rag.terms import has_negation, name_in, names, numbers, stem, tokens, words
+from rag.terms import NEGATIONS, has_negation, name_in, names, numbers, stem, tokens, words
 from rag.types import Citation, Document, Hit, Sentence
 
 # /2: names must be in the quoted span, only neighbouring sentences pair up, reversed roles
-CHECKER_VERSION = "lexical-embed-claims/2"
+# /3: a near-copy of a source sentence with a name put in another's place, or a negation added
+# or dropped, is caught by aligning the two word sequences
+CHECKER_VERSION = "lexical-embed-claims/3"
 
 NOT_FOUND_PATTERNS = re.compile(
     r"NOT IN (THE )?SOURCES|not (mentioned|stated|provided|specified|given|included) in|"
@@ -207,8 +210,15 @@ class SupportChecker:
         elif "relation" in on and reversed_relation(claim, span_text):
             reasons.append("names in reversed roles compared with the source")
             score = min(score, 0.35)
+        edits = aligned_edits(claim, picked)
+        if not reasons and "relation" in on and "name" in edits:
+            reasons.append(edits["name"])
+            score = min(score, 0.35)
         if "negation" in on and has_negation(claim) != has_negation(span_text):
             reasons.append("negation differs from the source")
+            score = min(score, 0.35)
+        elif "negation" in on and "negation" in edits:
+            reasons.append(edits["negation"])
             score = min(score, 0.35)
         if not reasons and score < self.threshold:
             reasons.append("the source does not say this")
@@ -292,6 +302,57 @@ def reversed_relation(claim: str, span: str) -> bool:
     return (
         b.index(first_two[0]) > b.index(first_two[1]) if all(n in b for n in first_two) else False
     )
+
+
+_CAP = re.compile(r"[A-Z]")
+
+
+def aligned_edits(claim: str, picked: Sequence[Unit]) -> dict[str, str]:
+    """Short edits that turn a quoted sentence into the claim: a name put in another's place,
+    a negation added or dropped. Keys "name" / "negation", values the reason shown.
+
+    Aligning the claim's words with a quoted sentence finds what word sets cannot: "Aztec" and
+    "Mictecacihuatl" both occur in the source, but the claim put each in the other's place
+    ("tribute to Aztec, the goddess of death"), or moved a name from the next sentence into this
+    one; "it's not unknown" turned into "it has not been emerging" keeps a negation on both
+    sides. Judged only for near-copies (most words aligned, the changed run short); a paraphrase
+    reorders freely and is left to the other checks.
+    """
+    cw = words(claim)
+    found: dict[str, str] = {}
+    for u in picked:
+        sw = words(u.text)
+        if not cw or not sw:
+            continue
+        sm = SequenceMatcher(None, [w.lower() for w in cw], [w.lower() for w in sw], autojunk=False)
+        matched = sum(b.size for b in sm.get_matching_blocks())
+        if matched / len(cw) < 0.6:
+            continue
+        for op, i1, i2, j1, j2 in sm.get_opcodes():
+            if op == "equal" or i2 - i1 > 4 or j2 - j1 > 4:
+                continue
+            mine, theirs = cw[i1:i2], sw[j1:j2]
+            if _negations(mine) != _negations(theirs) and "negation" not in found:
+                added = "adds" if _negations(mine) > _negations(theirs) else "drops"
+                found["negation"] = f"{added} a negation the source does not have"
+            caps = [w for k, w in enumerate(mine, i1) if k and _CAP.match(w)]
+            source_caps = [w for k, w in enumerate(theirs, j1) if k and _CAP.match(w)]
+            if op != "replace" or not caps or not source_caps or "name" in found:
+                continue
+            low = " ".join(source_caps).lower()
+            new = [w for w in caps if not name_in(_name_key(w), low, names(" ".join(source_caps)))]
+            if new:
+                found["name"] = f"name {new[0]} where the source says {' '.join(source_caps)}"
+    return found
+
+
+def _negations(ws: Sequence[str]) -> int:
+    return sum(w.lower().replace("’", "'") in NEGATIONS or w.lower().endswith("n't") for w in ws)
+
+
+def _name_key(word: str) -> str:
+    found = names(word)
+    return next(iter(found)) if found else word.lower()
 
 
 def _citation(u: Unit, doc: Document, support: float) -> Citation:

