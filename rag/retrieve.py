@@ -18,6 +18,7 @@ from datetime import date
 from rag.embed import Embedder
 from rag.index import Index
 from rag.settings import Settings
+from rag.terms import names
 from rag.types import Filters, Hit, Query
 
 
@@ -52,9 +53,42 @@ class Retriever:
         self.index.refresh_lexical()
         lexical = self.index.lexical.search(query.text, s.candidates, allowed)
         hits = fuse(dense, lexical, self.index, s.rrf_k, s.dense_weight, s.lexical_weight)
+        if s.article_weight > 0:
+            hits = article_evidence(hits, s.article_weight)
+        if s.hops > 1 and hits:
+            hits = self._second_hop(query, hits, filters, allowed)
         if query.current and s.recency_weight > 0:
             hits = self._recency(hits, query)
         return diversify(hits, k, s.per_doc_max)
+
+    def _second_hop(
+        self, query: Query, hits: list[Hit], filters: Filters, allowed: object
+    ) -> list[Hit]:
+        """Ask again with the names of the best passage added, and fuse both rankings.
+
+        A multi-hop question ("the spouse of the performer of X") names only the first hop; the
+        passage found for it names the bridge (the performer), which the second query carries
+        (only its names: the whole passage would pull in more passages like the first).
+        The first ranking keeps its lead: the second only fills in below its best chunks.
+        """
+        s = self.settings
+        asked = names(query.text)
+        bridge = [n for n in names(hits[0].chunk.text) if n not in asked]
+        if not bridge:
+            return hits
+        text = f"{query.text} {' '.join(sorted(bridge))}"
+        qvec = self.embedder.embed([text])[0]
+        dense = self.index.vectors.search(qvec, s.candidates, allowed)  # type: ignore[arg-type]
+        lexical = self.index.lexical.search(text, s.candidates, allowed)  # type: ignore[arg-type]
+        second = fuse(dense, lexical, self.index, s.rrf_k, s.dense_weight, s.lexical_weight)
+        score: dict[str, float] = {}
+        by_id: dict[str, Hit] = {}
+        for ranking, weight in ((hits, 1.0), (second, s.hop_weight)):
+            for rank, h in enumerate(ranking):
+                score[h.chunk.id] = score.get(h.chunk.id, 0.0) + weight / (s.rrf_k + rank + 1)
+                by_id.setdefault(h.chunk.id, h)
+        order = sorted(score, key=lambda c: -score[c])
+        return [Hit(by_id[c].chunk, score[c], by_id[c].dense, by_id[c].lexical) for c in order]
 
     def _recency(self, hits: list[Hit], query: Query) -> list[Hit]:
         s = self.settings
@@ -88,6 +122,24 @@ def _interleave(ranked: list[list[Hit]], k: int) -> list[Hit]:
                 seen.add(r[i].chunk.id)
                 out.append(r[i])
     return out[:k]
+
+
+def article_evidence(hits: list[Hit], weight: float) -> list[Hit]:
+    """Lift each chunk by `weight` × the fused scores of its article's other candidate chunks.
+
+    Questions are answered by articles, and an article that several chunks match is more
+    likely the one asked about than one lucky chunk of an unrelated article; diversity later
+    keeps only its best chunks, so the lift is what carries the article's other evidence.
+    """
+    total: dict[str, float] = {}
+    for h in hits:
+        total[h.chunk.doc_id] = total.get(h.chunk.doc_id, 0.0) + h.score
+    out = [
+        Hit(h.chunk, h.score + weight * (total[h.chunk.doc_id] - h.score), h.dense, h.lexical)
+        for h in hits
+    ]
+    out.sort(key=lambda h: -h.score)
+    return out
 
 
 def diversify(hits: list[Hit], k: int, per_doc_max: int) -> list[Hit]:

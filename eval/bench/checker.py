@@ -133,8 +133,73 @@ def _verdicts(
     ]
 
 
+def _llm_judge(
+    rows: list, y: np.ndarray, checker: SupportChecker, threshold: float, n: int
+) -> dict[str, Any]:
+    """The local LLM judge (rag.judge) on a fixed random subset of n samples, beside the checker.
+
+    Each sentence is judged against the span the checker quotes for it; a sample's score is its
+    worst sentence. Reported: AUC of judge and checker on the same subset, and the balanced
+    accuracy of the checker alone vs the checker OR the judge (judge cut tuned on batches 1-8).
+    """
+    import random
+
+    from sklearn.metrics import roc_auc_score
+
+    from rag.judge import LLMJudge
+    from rag.llm.local import LocalLLM
+    from rag.settings import Settings
+
+    judge = LLMJudge(LocalLLM(Settings()))
+    idx = sorted(random.Random(0).sample(range(len(rows)), min(n, len(rows))))
+    judged, worst_support, seconds, n_sent = [], [], 0.0, 0
+    for i in idx:
+        s, sents, _ = rows[i]
+        doc = make_document(s["source"], path="faithbench")
+        units, context = document_units([doc])
+        unit_vecs = checker.embed([u.text for u in units])
+        scores = []
+        for x in sents:
+            v = checker.check(x.text, units, unit_vecs, checker.embed([x.text])[0], context)
+            span = " ".join(u.text for u in v.units) or s["source"]
+            t = time.perf_counter()
+            scores.append(judge.score(span, x.text))
+            seconds += time.perf_counter() - t
+            n_sent += 1
+        judged.append(min(scores, default=10.0))
+        worst_support.append(min((x.support for x in sents), default=1.0))
+    gold = [bool(y[i]) for i in idx]
+    train = [k for k, i in enumerate(idx) if rows[i][0]["batch_id"] in TRAIN_BATCHES]
+    rule = [w < threshold for w in worst_support]
+
+    def ba(pred: list[bool], keep: list[int]) -> float:
+        return _metrics([pred[k] for k in keep], [gold[k] for k in keep])["balanced_accuracy"]
+
+    cuts = sorted(set(round(v, 2) for v in judged))
+
+    def either(c: float) -> list[bool]:
+        return [r or j < c for r, j in zip(rule, judged, strict=True)]
+
+    cut = max(cuts, key=lambda c: ba(either(c), train))
+    both = either(cut)
+    everything = list(range(len(idx)))
+    return {
+        "n": len(idx),
+        "auc_judge": round(float(roc_auc_score(gold, [-v for v in judged])), 4),
+        "auc_checker": round(float(roc_auc_score(gold, [-v for v in worst_support])), 4),
+        "balanced_accuracy_checker": ba(rule, everything),
+        "balanced_accuracy_checker_or_judge": ba(both, everything),
+        "judge_cut_tuned_on_batches_1_8": cut,
+        "ms_per_sentence": round(1000 * seconds / max(1, n_sent), 1),
+    }
+
+
 def run_checker_bench(
-    data: Path, threshold: float = 0.5, limit: int | None = None, model_out: Path | None = None
+    data: Path,
+    threshold: float = 0.5,
+    limit: int | None = None,
+    model_out: Path | None = None,
+    llm_judge: int = 0,
 ) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from tqdm import tqdm
@@ -244,6 +309,9 @@ def run_checker_bench(
         "ms_per_sentence": round(1000 * full_s / max(1, n_sent), 1),
         "machine_cores": __import__("os").cpu_count(),
     }
+    if llm_judge:
+        record["llm_judge"] = _llm_judge(rows, y, full, threshold, llm_judge)
+        print(f"LLM judge on {llm_judge} samples: {record['llm_judge']}")
     _print(record)
     return record
 

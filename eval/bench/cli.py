@@ -57,7 +57,8 @@ def _checker(args: argparse.Namespace, settings: SettingsFn) -> int:
     s = settings(args)
     data = args.data or s.data / "faithbench" / "faithbench.jsonl"
     threshold = args.threshold if args.threshold is not None else s.support_threshold
-    write_record(run_checker_bench(data, threshold, args.limit, args.model_out), args.json)
+    record = run_checker_bench(data, threshold, args.limit, args.model_out, args.llm_judge)
+    write_record(record, args.json)
     return 0
 
 
@@ -124,6 +125,13 @@ def add_bench_command(
     k.add_argument("--threshold", type=float, help="support threshold (default: settings)")
     k.add_argument("--limit", type=int)
     k.add_argument("--model-out", type=Path, help="write the learned model here")
+    k.add_argument(
+        "--llm-judge",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also score N random samples with the local LLM judge (~2 s per sentence)",
+    )
     k.add_argument("--json", help="write the JSON record here")
     common(k)
     k.set_defaults(func=lambda a: _checker(a, settings))

@@ -157,8 +157,13 @@ def run_refusal_bench(
             text = str(r.response or "").strip()
             refused = not text or bool(PEER_REFUSAL.search(text))
             correct, f1 = _judge(text, refused, golds)
-            cited = {n.node.metadata.get("doc_id") for n in r.source_nodes}
-            marks = set(re.findall(r"\[(\d+)\]", text))
+            # "[n]" marks point at r.source_nodes (numbered from 1), as our citations do
+            marks = {int(m) for m in re.findall(r"\[(\d+)\]", text)}
+            cited = {
+                r.source_nodes[m - 1].node.metadata.get("doc_id")
+                for m in marks
+                if 0 < m <= len(r.source_nodes)
+            }
             systems["peer"].append(
                 {
                     "id": q["id"],
@@ -167,7 +172,7 @@ def run_refusal_bench(
                     "answer": text,
                     "correct": correct,
                     "f1": round(f1, 4),
-                    "cites_gold": (not refused) and bool(marks) and gold_doc in cited,
+                    "cites_gold": (not refused) and gold_doc in cited,
                     "seconds": round(time.perf_counter() - t, 2),
                 }
             )

@@ -216,6 +216,8 @@ def evaluate(rank: Ranker, qs: list[Question], dataset: str) -> dict[str, float]
 ABLATIONS = {
     "no_recency": {"recency_weight": 0.0},
     "no_diversity": {"per_doc_max": 0},
+    "no_article_evidence": {"article_weight": 0.0},
+    "with_second_hop": {"hops": 2},  # off by default: an addition, measured the same way
     "dense_only_fusion": {"lexical_weight": 0.0},
     "bm25_only_fusion": {"dense_weight": 0.0},
 }

@@ -1,0 +1,86 @@
+"""Ranking logic on hand-made hits (article evidence, diversity, interleaving) and, with the
+real embedder, recency and as-of filtering through a pipeline over dated articles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rag.embed import Embedder
+from rag.llm.extractive import ExtractiveLLM
+from rag.load import make_document
+from rag.pipeline import Pipeline
+from rag.retrieve import _interleave, article_evidence, diversify
+from rag.settings import Settings
+from rag.types import Chunk, Hit
+
+
+def _hit(doc: str, n: int, score: float) -> Hit:
+    chunk = Chunk(id=f"{doc}:{n}", doc_id=doc, text="x", start=0, end=1, sentences=(), position=n)
+    return Hit(chunk, score)
+
+
+def test_article_evidence_lifts_an_article_many_chunks_match() -> None:
+    # one lucky chunk of article b, three good chunks of article a
+    hits = [_hit("b", 0, 1.0), _hit("a", 0, 0.9), _hit("a", 1, 0.8), _hit("a", 2, 0.7)]
+    ranked = article_evidence(hits, 0.1)
+    assert ranked[0].chunk.id == "a:0"  # 0.9 + 0.1 * 1.5 = 1.05 > 1.0
+    assert [h.chunk.id for h in ranked if h.chunk.doc_id == "a"] == ["a:0", "a:1", "a:2"]
+    assert article_evidence(hits, 0.0)[0].chunk.id == "b:0"
+
+
+def test_diversify_caps_chunks_per_article_then_fills() -> None:
+    hits = [_hit("a", 0, 3), _hit("a", 1, 2.9), _hit("b", 0, 2), _hit("c", 0, 1)]
+    assert [h.chunk.id for h in diversify(hits, 3, 1)] == ["a:0", "b:0", "c:0"]
+    assert [h.chunk.id for h in diversify(hits, 4, 1)] == ["a:0", "b:0", "c:0", "a:1"]
+    assert [h.chunk.id for h in diversify(hits, 2, 0)] == ["a:0", "a:1"]
+
+
+def test_interleave_takes_turns_between_sources() -> None:
+    one = [_hit("a", 0, 3), _hit("a", 1, 2)]
+    two = [_hit("b", 0, 1), _hit("a", 0, 3)]
+    assert [h.chunk.id for h in _interleave([one, two], 3)] == ["a:0", "b:0", "a:1"]
+
+
+def test_recency_and_as_of_on_dated_articles(tmp_path: Path, embedder: Embedder) -> None:
+    text = "The city council approved the new budget for public libraries on {}."
+    docs = [
+        make_document(text.format(day), path=f"{day}.txt", title=f"Budget {day}", published_at=day)
+        for day in ("2023-01-05", "2023-03-01", "2023-06-20")
+    ]
+    pipe = Pipeline(
+        Settings(index_dir=tmp_path / "i", llm_backend="extractive"),
+        llm=ExtractiveLLM(),
+        embedder=embedder,
+    )
+    pipe.ingest_documents(docs)
+    latest = pipe.retrieve("What did the city council approve this week?")
+    assert latest[0].chunk.doc_id == docs[2].id  # the freshest article leads
+    asof = pipe.retrieve("What did the city council approve this week?", as_of="2023-03-02")
+    assert docs[2].id not in {h.chunk.doc_id for h in asof}  # later articles unseen
+    assert asof[0].chunk.doc_id == docs[1].id
+
+
+def test_second_hop_lifts_the_bridge_passage(tmp_path: Path, embedder: Embedder) -> None:
+    texts = [
+        "Blue Harbor is a 1998 drama film directed by Mara Quell.",
+        "Mara Quell grew up in the mountain town of Esterwick before moving to the capital.",
+        "The harbor of the old city is painted blue every spring by local volunteers.",
+        "Many children grow up in the small town near the harbor.",
+        "Blue whales were seen near the harbor entrance last summer.",
+    ]
+    docs = [make_document(t, path=f"p{i}.txt", title=f"p{i}") for i, t in enumerate(texts)]
+    pipe = Pipeline(
+        Settings(index_dir=tmp_path / "i", llm_backend="extractive", hops=2, hop_weight=1.0),
+        llm=ExtractiveLLM(),
+        embedder=embedder,
+    )
+    pipe.ingest_documents(docs)
+    query = pipe.query("In which town did the director of Blue Harbor grow up?")
+    by_doc = {h.chunk.doc_id: h for h in pipe.retrieve(query.text)}
+    # a first hop that found the film and ranked the bridge last
+    first = [by_doc[docs[i].id] for i in (0, 2, 3, 4, 1)]
+    second = pipe.retriever._second_hop(query, first, query.filters, None)
+    order = [h.chunk.doc_id for h in second]
+    assert order[0] == docs[0].id  # the first hop keeps its lead
+    # the bridge ("Mara Quell", named only in the film's passage) moves up
+    assert order.index(docs[1].id) < 4, order
