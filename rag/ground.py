@@ -118,11 +118,23 @@ class SupportChecker:
         self.embedder = embedder
         self.threshold = threshold
         self.checks = checks  # parts that can be switched off, for ablations
+        self._last_units: tuple[tuple[str, ...], np.ndarray | None] | None = None
 
     def embed(self, texts: Sequence[str]) -> np.ndarray | None:
         if self.embedder is None or not texts:
             return None
         return self.embedder.embed(list(texts))  # type: ignore[attr-defined]
+
+    def embed_units(self, texts: Sequence[str]) -> np.ndarray | None:
+        """Like `embed`, remembering the last set: checking many texts against one article
+        (eval check, a summary's sentences, the planted-error set) embeds the article once."""
+        key = tuple(texts)
+        last = self._last_units  # one read: threads may replace it meanwhile
+        if last is not None and last[0] == key:
+            return last[1]
+        vecs = self.embed(texts)
+        self._last_units = (key, vecs)
+        return vecs
 
     def check(
         self,
@@ -237,7 +249,7 @@ class SupportChecker:
         if not sentences:
             return []
         if unit_vecs is None and units:
-            unit_vecs = self.embed([u.text for u in units])
+            unit_vecs = self.embed_units([u.text for u in units])
         claim_vecs = self.embed([t for t, _ in sentences])
         out = []
         for i, (text, markers) in enumerate(sentences):
