@@ -28,8 +28,9 @@ from rag.terms import NEGATIONS, has_negation, name_in, names, numbers, stem, to
 from rag.types import Citation, Document, Hit, Sentence
 
 # /2: names must be in the quoted span, only neighbouring sentences pair up, reversed roles
-# /3: a near-copy of a source sentence with a name put in another's place, or a negation added
-# or dropped, is caught by aligning the two word sequences
+# /3: a near-copy of a source sentence with a name put in another's place, a negation added or
+# dropped, or a word swapped for its opposite (previous/revised, rose/fell) is caught by aligning
+# the two word sequences
 CHECKER_VERSION = "lexical-embed-claims/3"
 
 NOT_FOUND_PATTERNS = re.compile(
@@ -107,7 +108,7 @@ class SupportChecker:
 
     version = CHECKER_VERSION
 
-    CHECKS = frozenset({"embedding", "numbers", "names", "relation", "negation"})
+    CHECKS = frozenset({"embedding", "numbers", "names", "relation", "negation", "opposites"})
 
     def __init__(
         self,
@@ -232,6 +233,9 @@ class SupportChecker:
         elif "negation" in on and "negation" in edits:
             reasons.append(edits["negation"])
             score = min(score, 0.35)
+        if "opposites" in on and "opposite" in edits:
+            reasons.append(edits["opposite"])
+            score = min(score, 0.35)
         if not reasons and score < self.threshold:
             reasons.append("the source does not say this")
         return score, "; ".join(reasons)
@@ -347,6 +351,8 @@ def aligned_edits(claim: str, picked: Sequence[Unit]) -> dict[str, str]:
             if _negations(mine) != _negations(theirs) and "negation" not in found:
                 added = "adds" if _negations(mine) > _negations(theirs) else "drops"
                 found["negation"] = f"{added} a negation the source does not have"
+            if op == "replace" and "opposite" not in found and (pair := _opposed(mine, theirs)):
+                found["opposite"] = f'says "{pair[0]}" where the source says "{pair[1]}"'
             caps = [w for k, w in enumerate(mine, i1) if k and _CAP.match(w)]
             source_caps = [w for k, w in enumerate(theirs, j1) if k and _CAP.match(w)]
             if op != "replace" or not caps or not source_caps or "name" in found:
@@ -356,6 +362,45 @@ def aligned_edits(claim: str, picked: Sequence[Unit]) -> dict[str, str]:
             if new:
                 found["name"] = f"name {new[0]} where the source says {' '.join(source_caps)}"
     return found
+
+
+# Words that turn a copied sentence into its contrary when swapped for each other: before and
+# after ("the previous rules allowed" against "the revised rules now allow"), up and down.
+_OPPOSITES = [
+    (
+        "previous former formerly earlier old before past original once prior",
+        "new revised current now updated latest after later recent",
+    ),
+    (
+        "increase increased rise rose grow grew gain up higher more raise raised double doubled "
+        "triple tripled",
+        "decrease decreased fall fell drop dropped shrink shrank loss down lower less fewer cut",
+    ),
+    (
+        "allow allowed permit permitted approve approved accept accepted lift lifted",
+        "ban banned forbid forbade prohibit prohibited reject rejected block blocked "
+        "impose imposed",
+    ),
+    ("win won victory", "lose lost defeat"),
+    ("buy bought import imported", "sell sold export exported"),
+    ("open opened start started begin began", "close closed end ended stop stopped"),
+    ("largest biggest highest most maximum first", "smallest lowest least minimum last"),
+    ("north east", "south west"),
+]
+_OPPOSED = [({stem(w) for w in a.split()}, {stem(w) for w in b.split()}) for a, b in _OPPOSITES]
+
+
+def _opposed(mine: Sequence[str], theirs: Sequence[str]) -> tuple[str, str] | None:
+    """A word of `mine` and one of `theirs` from opposite sides of one pair, if any."""
+    ms = {stem(w.lower()): w for w in mine}
+    ts = {stem(w.lower()): w for w in theirs}
+    for a, b in _OPPOSED:
+        for x, y in ((a, b), (b, a)):
+            hit_m = next((ms[k] for k in ms if k in x), None)
+            hit_t = next((ts[k] for k in ts if k in y), None)
+            if hit_m and hit_t and not (set(ms) & y) and not (set(ts) & x):
+                return hit_m, hit_t
+    return None
 
 
 def _negations(ws: Sequence[str]) -> int:

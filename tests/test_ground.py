@@ -44,6 +44,7 @@ TRUE = [
     "Japan is considering exporting 155mm artillery shells to the UK.",
     "Japan plans to double its military spending to 2% of GDP by 2027.",
     "Japan still upholds its ban on exporting weapons to nations at war.",
+    "The revised rules now allow Japan to send complete products.",
 ]
 PLANTED = [
     ("The US Congress failed to approve a $80 billion aid package for Ukraine.", "number"),
@@ -52,6 +53,15 @@ PLANTED = [
     ("Japan is considering exporting 155mm artillery shells to France.", "name"),
     ("Japan no longer upholds its ban on exporting weapons to nations at war.", "negation"),
     ("The population of Tokyo is 13.9 million.", ""),
+    # the known wrong answer of the core issue: before and after reversed (checker /3)
+    ("The previous rules allowed Japan to send complete products.", '"previous"'),
+    ("Japan plans to cut its military spending to 2% of GDP by 2027.", '"cut"'),
+    # a name from the neighbouring sentence put in this one's place
+    (
+        "The missiles can only be sent to the US and require Patriot's approval to be sent "
+        "to any other country.",
+        "where the source says",
+    ),
 ]
 
 

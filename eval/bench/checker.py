@@ -38,6 +38,7 @@ FEATURES = (
     "missing_number",
     "missing_name",
     "negation",
+    "opposite",
     "novel_tokens",
 )
 
@@ -77,6 +78,7 @@ def features(sentences: list[Sentence], source: str, summary: str) -> dict[str, 
         "missing_number": float("number" in reasons),
         "missing_name": float("name" in reasons),
         "negation": float("negation" in reasons),
+        "opposite": float("where the source says" in reasons),
         "novel_tokens": sum(t not in src for t in summ) / max(1, len(summ)),
     }
 
@@ -115,6 +117,7 @@ ABLATIONS: dict[str, frozenset[str]] = {
     "no_names": SupportChecker.CHECKS - {"names"},
     "no_relation": SupportChecker.CHECKS - {"relation"},
     "no_negation": SupportChecker.CHECKS - {"negation"},
+    "no_opposites": SupportChecker.CHECKS - {"opposites"},
     "embedding_only": frozenset({"embedding"}),
 }
 
