@@ -24,7 +24,17 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from rag.terms import NEGATIONS, has_negation, name_in, names, numbers, stem, tokens, words
+from rag.terms import (
+    NEGATIONS,
+    STOPWORDS,
+    has_negation,
+    name_in,
+    names,
+    numbers,
+    stem,
+    tokens,
+    words,
+)
 from rag.types import Citation, Document, Hit, Sentence
 
 # /2: names must be in the quoted span, only neighbouring sentences pair up, reversed roles
@@ -465,6 +475,44 @@ def missing_question_terms(question: str, evidence_text: str) -> list[str]:
     # years and figures asked about must be there; small counts ("two") are too common to judge
     missing += [_fmt(n) for n in sorted(numbers(question)) if n >= 10 and n not in ev_numbers]
     return missing
+
+
+_NEG_PREFIX = ("non-", "non", "un", "dis", "in", "im", "ir", "il")
+_WH = re.compile(r"^\W*(what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+
+
+def premise_conflict(question: str, quoted: str) -> str:
+    """Where the question presumes what the quoted source contradicts, say how; else ''.
+
+    SQuAD 2.0's unanswerable questions are mostly written this way: copy a sentence's words and
+    flip one ("Who disagrees with the timetable?" against "the Presiding Officer agrees the
+    timetable", "respond in a specific way" against "non-specific"). An answer drawn from that
+    sentence is well supported and still answers a question nobody asked. Also a wh-question
+    whose answer is the source denying the very thing asked ("What is fully understood about γδ T
+    cells?" – "…are not fully understood").
+    """
+    q_words = {w.lower() for w in words(question)}
+    s_words = {w.lower() for w in words(quoted)}
+    for w in sorted(q_words - s_words):
+        if len(w) < 4 or w in STOPWORDS:
+            continue
+        for x in s_words:
+            for p in _NEG_PREFIX:
+                if x == p + w or w == p + x:
+                    return f"the source says '{x}', not '{w}'"
+        pair = _opposed([w], list(s_words - q_words))
+        if pair:
+            return f"the source says '{pair[1]}', not '{pair[0]}'"
+    q_tokens = set(tokens(question))
+    if (
+        _WH.match(question)
+        and not has_negation(question)
+        and has_negation(quoted)
+        and q_tokens
+        and len(q_tokens & set(tokens(quoted))) / len(q_tokens) >= 0.8
+    ):
+        return "the source denies what the question asks about"
+    return ""
 
 
 def question_coverage(question: str, evidence_text: str) -> float:

@@ -29,6 +29,7 @@ from rag.ground import (
     Unit,
     missing_answer_type,
     missing_question_terms,
+    premise_conflict,
     question_coverage,
     says_not_found,
     sentence_units,
@@ -359,12 +360,19 @@ class Pipeline:
                     + [docs[chunks[c].doc_id].title for c in cited]
                 )
                 off = missing_question_terms(must_answer, around)
+                # judged on the quote that covers most of the question: the sentence the
+                # question was written from, when it was
+                quotes = [c.quote for x in supported for c in x.citations]
+                best = max(quotes, key=lambda q: question_coverage(must_answer, q), default="")
+                conflict = premise_conflict(must_answer, best) if not off else ""
                 if off:
                     reason = (
                         "The passages that support the draft are not about "
                         + ", ".join(f"'{m}'" for m in off)
                         + "."
                     )
+                elif conflict:
+                    reason = f"The question assumes what the sources contradict: {conflict}."
         yield finish(sentences, bool(reason), reason, draft)
 
     def _refuse_before(

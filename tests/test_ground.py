@@ -11,6 +11,7 @@ from rag.ground import (
     Unit,
     missing_answer_type,
     missing_question_terms,
+    premise_conflict,
     says_not_found,
     split_answer,
     strip_markers,
@@ -128,3 +129,20 @@ def test_question_openers_and_weekdays_are_not_required_names() -> None:
     assert missing_question_terms("Approximately how many people came to the festival?", ev) == []
     assert missing_question_terms("Which park hosted the festival on Monday?", ev) == []
     assert missing_question_terms("Which park in Boise hosted the festival?", ev) == ["boise"]
+
+
+def test_premise_conflict_with_the_quoted_source() -> None:
+    """SQuAD 2.0-style unanswerables: the question flips a word of the sentence it copies."""
+    innate = "Innate immune defenses are non-specific, responding to pathogens in a generic way."
+    assert "non-specific" in premise_conflict(
+        "What defenses respond to pathogens in a specific way?", innate
+    )
+    agrees = "The Presiding Officer agrees the timetable of business in the chamber."
+    assert "'agrees'" in premise_conflict("Who disagrees with the timetable of business?", agrees)
+    assert "'rose'" in premise_conflict("When did exports fall?", "In 2022 exports rose by 4%.")
+    cells = "The conditions that produce responses from γδ T cells are not fully understood."
+    assert "denies" in premise_conflict("What is fully understood about γδ T cells?", cells)
+    # answerable questions phrased from their sentence are left alone
+    assert premise_conflict("Who agrees the timetable of business in the chamber?", agrees) == ""
+    assert premise_conflict("Are the conditions of γδ T cells understood?", cells) == ""
+    assert premise_conflict("Which defenses are non-specific?", innate) == ""

@@ -190,3 +190,18 @@ def test_questions_answered_while_another_user_ingests(seed_pipe: Pipeline, tmp_
     assert not errors
     assert all(not a.refused for a in answers)
     assert len(seed_pipe.documents()) == 7
+
+
+def test_question_premise_contradicted_by_the_source_is_refused(pipe) -> None:
+    from rag.load import make_document
+
+    text = (
+        "The immune system protects the body from pathogens. Innate immune defenses are "
+        "non-specific, meaning these systems respond to pathogens in a generic way. Adaptive "
+        "immunity recognises specific pathogens and remembers them."
+    )
+    pipe.ingest_documents([make_document(text, path="immune.txt", title="Immune system")])
+    flipped = pipe.ask("Which innate defenses respond to pathogens in a specific way?")
+    assert flipped.refused and "contradict" in flipped.refusal_reason, flipped
+    kept = pipe.ask("Which defenses respond to pathogens in a generic way?")
+    assert not kept.refused and "generic" in kept.text, kept

@@ -145,6 +145,7 @@ def run_refusal_bench(
                 "refused": a.refused,
                 "answer": a.text,
                 "reason": a.refusal_reason,
+                "quotes": [c.quote for c in a.citations],
                 "correct": correct,
                 "f1": round(f1, 4),
                 "cites_gold": (not a.refused) and any(c.doc_id == gold_doc for c in a.citations),
