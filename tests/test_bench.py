@@ -8,7 +8,8 @@ import pytest
 
 from rag.eval.bench.checker import _metrics, worst_label
 from rag.eval.bench.refusal import _judge, normalize, stratified, token_f1
-from rag.eval.bench.retrieval import Question, run_retrieval_bench, score
+from rag.eval.bench.retrieval import Question, run_retrieval_bench, sample_corpus, score
+from rag.load import make_document
 from rag.settings import Settings
 from tests.conftest import data_dir, need_data
 
@@ -33,6 +34,15 @@ def test_multihop_recall_and_all_gold() -> None:
     assert m["recall@2"] == round((0.5 + 0.5) / 2, 4)
     assert m["recall@5"] == round((1.0 + 0.5) / 2, 4)
     assert m["all_gold@10"] == 0.5
+
+
+def test_corpus_sample_keeps_every_gold_document() -> None:
+    docs = [make_document(f"Article number {i} text.", path=f"{i}.txt") for i in range(50)]
+    qs = [_q({docs[3].id, docs[7].id}), _q({docs[40].id})]
+    picked = sample_corpus(docs, qs, 10, seed=1)
+    ids = {d.id for d in picked}
+    assert {docs[3].id, docs[7].id, docs[40].id} <= ids and len(ids) == 13
+    assert [d.id for d in sample_corpus(docs, qs, 10, seed=1)] == [d.id for d in picked]
 
 
 def test_balanced_accuracy() -> None:

@@ -46,6 +46,7 @@ def _retrieval(args: argparse.Namespace, settings: SettingsFn) -> int:
         args.limit,
         args.seed,
         ablations=not args.no_ablations,
+        corpus_sample=args.corpus_sample,
     )
     write_record(record, args.json)
     return 0
@@ -116,6 +117,12 @@ def add_bench_command(
     r.add_argument("--limit", type=int, help="a fixed-seed sample of this many questions")
     r.add_argument("--seed", type=int, default=13)
     r.add_argument("--no-ablations", action="store_true")
+    r.add_argument(
+        "--corpus-sample",
+        type=int,
+        metavar="N",
+        help="index only the gold documents and N others (for studies of index settings)",
+    )
     r.add_argument("--json", help="write the JSON record here")
     common(r)
     r.set_defaults(func=lambda a: _retrieval(a, settings))

@@ -223,6 +223,15 @@ ABLATIONS = {
 }
 
 
+def sample_corpus(docs: list[Document], qs: list[Question], n: int, seed: int) -> list[Document]:
+    """Every gold document plus `n` others drawn with a fixed seed: a smaller corpus on which
+    index-defining settings (chunk size, overlap, title) can each be rebuilt in minutes."""
+    gold = set().union(*(q.gold for q in qs)) if qs else set()
+    others = [d for d in docs if d.id not in gold]
+    keep = gold | {d.id for d in random.Random(seed).sample(others, min(n, len(others)))}
+    return [d for d in docs if d.id in keep]
+
+
 def run_retrieval_bench(
     settings: Settings,
     dataset: str,
@@ -231,12 +240,18 @@ def run_retrieval_bench(
     limit: int | None = None,
     seed: int = 13,
     ablations: bool = True,
+    corpus_sample: int | None = None,
 ) -> dict[str, Any]:
     from tqdm import tqdm
 
     docs, qs, fingerprint = load_dataset(dataset, data, questions)
     qs = sample(qs, limit, seed)
-    pipe = cached_pipeline(dataset, docs, fingerprint, settings)
+    index_name = dataset
+    if corpus_sample:
+        docs = sample_corpus(docs, qs, corpus_sample, seed)
+        fingerprint = f"{fingerprint}-sample{corpus_sample}-{seed}"
+        index_name = f"{dataset}-sample{corpus_sample}"
+    pipe = cached_pipeline(index_name, docs, fingerprint, settings)
     depth = max(KS[dataset])
     use_asof = dataset == "realtimeqa"
     rankers = make_rankers(pipe, depth, use_asof)
@@ -270,6 +285,7 @@ def run_retrieval_bench(
             "as_of_filter": use_asof,
             "limit": limit,
             "seed": seed,
+            "corpus_sample": corpus_sample,
             "note": "llamaindex = VectorStoreIndex default retriever over the same chunk vectors",
         },
     }
