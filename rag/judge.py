@@ -23,6 +23,28 @@ PROMPT = (
 )
 
 
+def yes_no(llm: Any, prompt: str) -> float:
+    """log P(Yes) − log P(No) of the first token the local model would write after `prompt`."""
+    model = llm.raw
+    yes, no = _answer_tokens(model)
+    toks = model.tokenize(prompt.encode(), add_bos=False, special=True)
+    with llm._lock:  # one llama.cpp context serves one request at a time
+        model.reset()
+        model.eval(toks)
+        logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(model.n_vocab(),))
+        logits = logits.astype(np.float64)
+    logp = logits - np.logaddexp.reduce(logits)
+    return float(np.logaddexp.reduce(logp[yes]) - np.logaddexp.reduce(logp[no]))
+
+
+def _answer_tokens(model: Any) -> tuple[list[int], list[int]]:
+    def first(words: tuple[str, ...]) -> list[int]:
+        ids = {model.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
+        return sorted(ids)
+
+    return first(("Yes", " Yes", "yes")), first(("No", " No", "no"))
+
+
 class LLMJudge:
     """Scores claims with the local llama.cpp model (rag.llm.local.LocalLLM)."""
 
@@ -30,23 +52,7 @@ class LLMJudge:
         self.llm = llm
         self.max_source_chars = max_source_chars
 
-    def _answer_tokens(self, model: Any) -> tuple[list[int], list[int]]:
-        def first(words: tuple[str, ...]) -> list[int]:
-            ids = {model.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
-            return sorted(ids)
-
-        return first(("Yes", " Yes", "yes")), first(("No", " No", "no"))
-
     def score(self, source: str, claim: str) -> float:
         """log P(Yes) − log P(No) for "does `source` state `claim`"."""
-        model = self.llm.raw
-        yes, no = self._answer_tokens(model)
         prompt = PROMPT.format(source=source[: self.max_source_chars], claim=claim)
-        toks = model.tokenize(prompt.encode(), add_bos=False, special=True)
-        with self.llm._lock:  # one llama.cpp context serves one request at a time
-            model.reset()
-            model.eval(toks)
-            logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(model.n_vocab(),))
-            logits = logits.astype(np.float64)
-        logp = logits - np.logaddexp.reduce(logits)
-        return float(np.logaddexp.reduce(logp[yes]) - np.logaddexp.reduce(logp[no]))
+        return yes_no(self.llm, prompt)

@@ -105,7 +105,12 @@ class Pipeline:
 
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.index, self.embedder, self.settings)
+        reranker = None
+        if self.settings.rerank_top > 1 and hasattr(self.llm, "raw"):
+            from rag.rerank import LLMReranker
+
+            reranker = LLMReranker(self.llm, self.settings.rerank_top)
+        return Retriever(self.index, self.embedder, self.settings, reranker)
 
     @cached_property
     def checker(self) -> SupportChecker:

@@ -23,10 +23,13 @@ from rag.types import Filters, Hit, Query
 
 
 class Retriever:
-    def __init__(self, index: Index, embedder: Embedder, settings: Settings) -> None:
+    def __init__(
+        self, index: Index, embedder: Embedder, settings: Settings, reranker: object = None
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.reranker = reranker  # rag.rerank.LLMReranker when settings.rerank_top > 0
         self.last_ms = 0.0
 
     def retrieve(self, query: Query, k: int | None = None) -> list[Hit]:
@@ -41,6 +44,9 @@ class Retriever:
             hits = _interleave(per, k)
         else:
             hits = self._rank(query, qvec, query.filters, k)
+        if self.reranker is not None and self.settings.rerank_top > 1:
+            titles = {h.chunk.doc_id: self.index.documents[h.chunk.doc_id].title for h in hits}
+            hits = self.reranker.rerank(query.core or query.text, hits, titles)  # type: ignore[attr-defined]
         self.last_ms = (time.perf_counter() - t0) * 1000
         return hits
 

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     lexical_weight: float = 1.0
     hops: int = 1  # 2 = ask again with the best passage appended (multi-hop questions)
     hop_weight: float = 0.3  # weight of the second hop's ranking in the fusion
+    rerank_top: int = 0  # >1: the local LLM re-orders this many top hits (slow; see rag/rerank.py)
     article_weight: float = 0.1  # lift from an article's other matching chunks (0 = off)
     per_doc_max: int = 1  # chunks of one article in the top-k before others fill in (0 = no cap)
     recency_weight: float = 3.0  # lift for fresh articles on current-events questions (0 = off)

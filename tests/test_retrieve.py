@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from rag.embed import Embedder
 from rag.llm.extractive import ExtractiveLLM
 from rag.load import make_document
@@ -84,3 +86,34 @@ def test_second_hop_lifts_the_bridge_passage(tmp_path: Path, embedder: Embedder)
     assert order[0] == docs[0].id  # the first hop keeps its lead
     # the bridge ("Mara Quell", named only in the film's passage) moves up
     assert order.index(docs[1].id) < 4, order
+
+
+def test_rerank_fuses_llm_order_with_first_stage(monkeypatch) -> None:
+    """The fusion logic, with the LLM's judgement stubbed (the real model is tested below)."""
+    import rag.rerank as rr
+
+    hits = [_hit(d, 0, 1.0 - i / 10) for i, d in enumerate("abcdef")]
+    liked = {"d:0": 5.0, "a:0": 1.0}  # the LLM strongly prefers d, then a
+    monkeypatch.setattr(
+        rr, "yes_no", lambda llm, prompt: next((v for k, v in liked.items() if k in prompt), -3)
+    )
+    monkeypatch.setattr(rr, "PROMPT", "{title}|{text}|{question}|")
+    for h in hits:
+        object.__setattr__(h.chunk, "text", h.chunk.id)
+    out = rr.LLMReranker(None, top=5).rerank("q?", hits, {})
+    assert [h.chunk.id for h in out][:2] == ["a:0", "d:0"]  # rank 0+1 vs 3+0: a keeps the lead
+    assert out[5].chunk.id == "f:0"  # beyond the top 5, untouched
+
+
+@pytest.mark.slow
+def test_llm_reranker_prefers_the_answering_passage(real) -> None:
+    from rag.rerank import LLMReranker
+
+    question = "Who manufactures the Patriot missiles in Japan?"
+    hits = real.retrieve(question)
+    titles = {h.chunk.doc_id: "" for h in hits}
+    answering = next(h for h in hits if "Mitsubishi" in h.chunk.text)
+    # put the answering chunk last and let the model judge
+    order = [h for h in hits if h is not answering] + [answering]
+    out = LLMReranker(real.llm, top=len(order), rrf_k=0).rerank(question, order, titles)
+    assert out.index(answering) < len(order) - 1
