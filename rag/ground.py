@@ -611,6 +611,29 @@ def missing_answer_type(question: str, supported_text: str) -> str:
     return ""
 
 
+_PART = re.compile(
+    r"\?\s+|[,;]?\s+and\s+(?=(?:who|whom|when|where|how|which|what|in what|in which)\b)",
+    re.IGNORECASE,
+)
+
+
+def uncovered_parts(question: str, supported_text: str) -> list[str]:
+    """The parts of a several-part question the supported text does not answer.
+
+    "Who makes the missiles and when will they ship?" answered with who alone is a partial
+    answer: it is given, and says which part the sources do not cover.
+    """
+    parts = [p.strip(" ?,;") for p in _PART.split(question) if p and p.strip(" ?,;")]
+    if len(parts) < 2:
+        return []
+    out = []
+    for part in parts:
+        missing = missing_answer_type(part, supported_text)
+        if missing:
+            out.append(f"{part} (no {missing.removeprefix('a ')} in the sources)")
+    return out if len(out) < len(parts) else []
+
+
 def document_units(documents: Sequence[Document]) -> tuple[list[Unit], dict[str, str]]:
     """Every sentence of whole documents as quotable units, with each document as context."""
     from rag.chunk import split_sentences

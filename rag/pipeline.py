@@ -34,6 +34,7 @@ from rag.ground import (
     says_not_found,
     sentence_units,
     split_answer,
+    uncovered_parts,
 )
 from rag.index import Index
 from rag.llm import LLM, load_llm
@@ -288,10 +289,15 @@ class Pipeline:
         def finish(sentences: list[Sentence], refused: bool, reason: str, draft: str) -> Answer:
             timings["total_ms"] = (time.perf_counter() - t0) * 1000
             timings.setdefault("first_token_ms", timings["total_ms"])
+            gaps: list[str] = []
             if refused:
                 text = f"The indexed articles do not answer this. {reason}".strip()
             else:
                 text = " ".join(s.text for s in sentences)
+                supported = " ".join(s.text for s in sentences if s.supported)
+                gaps = uncovered_parts(must_answer, supported)
+                if gaps:
+                    text += " The sources do not say: " + "; ".join(gaps) + "."
             return Answer(
                 question=question,
                 text=text,
@@ -303,6 +309,7 @@ class Pipeline:
                 timings=timings,
                 draft=draft,
                 query=query,
+                not_covered=tuple(gaps),
             )
 
         reason = self._refuse_before(query, hits, docs, empty)

@@ -190,6 +190,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     draft: str = ""  # the LLM's text before grounding (markers and all)
     query: Query | None = None
+    not_covered: tuple[str, ...] = ()  # parts of the question the sources do not answer
 
     @property
     def citations(self) -> list[Citation]:
@@ -202,6 +203,7 @@ class Answer:
             "answer": self.text,
             "refused": self.refused,
             "refusal_reason": self.refusal_reason,
+            "not_covered": list(self.not_covered),
             "sentences": [s.to_dict() for s in self.sentences],
             "citations": [c.to_dict() for c in self.citations],
             "retrieved": [

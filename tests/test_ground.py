@@ -146,3 +146,17 @@ def test_premise_conflict_with_the_quoted_source() -> None:
     assert premise_conflict("Who agrees the timetable of business in the chamber?", agrees) == ""
     assert premise_conflict("Are the conditions of γδ T cells understood?", cells) == ""
     assert premise_conflict("Which defenses are non-specific?", innate) == ""
+
+
+def test_partial_answers_name_the_part_not_covered() -> None:
+    from rag.ground import uncovered_parts
+
+    said = "Mitsubishi Heavy Industries manufactures the Patriot missiles in Japan."
+    q = "Who manufactures the Patriot missiles and when will they be shipped?"
+    assert uncovered_parts(q, said) == [
+        "when will they be shipped (no date or time in the sources)"
+    ]
+    assert uncovered_parts(q, said + " They will be shipped in 2024.") == []
+    # one-part questions, or nothing answered at all, are the refusal rules' business
+    assert uncovered_parts("Who manufactures the Patriot missiles?", said) == []
+    assert uncovered_parts("How many were made and when were they shipped?", said) == []

@@ -205,3 +205,11 @@ def test_question_premise_contradicted_by_the_source_is_refused(pipe) -> None:
     assert flipped.refused and "contradict" in flipped.refusal_reason, flipped
     kept = pipe.ask("Which defenses respond to pathogens in a generic way?")
     assert not kept.refused and "generic" in kept.text, kept
+
+
+def test_partial_answer_says_which_part_is_not_covered(seed_pipe) -> None:
+    a = seed_pipe.ask("Who manufactures the Patriot missiles in Japan and when will they ship?")
+    assert not a.refused and "Mitsubishi" in a.text
+    assert a.not_covered and a.not_covered[0].startswith("when will they ship")
+    assert "The sources do not say: when will they ship" in a.text
+    assert a.to_dict()["not_covered"] == list(a.not_covered)
