@@ -40,7 +40,9 @@ from rag.types import Citation, Document, Hit, Sentence
 # /2: names must be in the quoted span, only neighbouring sentences pair up, reversed roles
 # /3: a near-copy of a source sentence with a name put in another's place, a negation added or
 # dropped, or a word swapped for its opposite (previous/revised, rose/fell) is caught by aligning
-# the two word sequences
+# the two word sequences; that replaces /2's check of name order, which flagged paraphrases
+# ("the Florida colony was Fort Caroline"); names may come from the quoted article's title; a
+# negation must differ from every quoted sentence, not only from a neighbour added for coverage
 CHECKER_VERSION = "lexical-embed-claims/3"
 
 NOT_FOUND_PATTERNS = re.compile(
@@ -220,24 +222,31 @@ class SupportChecker:
                 "number " + ", ".join(_fmt(n) for n in sorted(missing_nums)) + " not in the source"
             )
             score = min(score, 0.3)
-        # Names must be in the quoted span itself: a name found only elsewhere in the article
-        # is exactly how a swapped name slips through.
+        # Names must be in the quoted span itself, or be what its article is about (its title:
+        # "the Huguenots purchased…" quoting "they purchased…" in an article titled Huguenot).
+        # A name found only elsewhere in the article is how a swapped name slips through.
         span_lower = span_text.lower()
         span_names = names(span_text)
+        titles = " ".join({context.get(u.chunk_id, "").split("\n", 1)[0] for u in picked})
+        title_lower, title_names = titles.lower(), names(titles)
         missing_names = [
-            n for n in names(claim) if "names" in on and not name_in(n, span_lower, span_names)
+            n
+            for n in names(claim)
+            if "names" in on
+            and not name_in(n, span_lower, span_names)
+            and not name_in(n, title_lower, title_names)
         ]
         if missing_names:
             reasons.append("name " + ", ".join(sorted(missing_names)) + " not in the source")
-            score = min(score, 0.35)
-        elif "relation" in on and reversed_relation(claim, span_text):
-            reasons.append("names in reversed roles compared with the source")
             score = min(score, 0.35)
         edits = aligned_edits(claim, picked)
         if not reasons and "relation" in on and "name" in edits:
             reasons.append(edits["name"])
             score = min(score, 0.35)
-        if "negation" in on and has_negation(claim) != has_negation(span_text):
+        # a negation in the neighbour that only completes the coverage ("It is believed that NP
+        # is not equal to co-NP") is not the claim's: every quoted sentence must disagree
+        negated = has_negation(claim)
+        if "negation" in on and all(_negates(u.text, claim) != negated for u in picked):
             reasons.append("negation differs from the source")
             score = min(score, 0.35)
         elif "negation" in on and "negation" in edits:
@@ -302,34 +311,6 @@ def _neighbours(units: Sequence[Unit], i: int) -> list[int]:
     return out
 
 
-def _name_order(text: str, wanted: list[str]) -> list[str]:
-    low = text.lower()
-    pos = {n: low.find(n) for n in wanted}
-    return [n for n in sorted(pos, key=lambda n: pos[n]) if pos[n] >= 0]
-
-
-def reversed_relation(claim: str, span: str) -> bool:
-    """Two names of the claim appear in the span in the opposite order, in active voice.
-
-    "Japan sends missiles to the US" against "the US sends missiles to Japan". A passive or
-    "by"-phrase on either side legitimately reorders the roles, so it is not judged then.
-    """
-    passive = re.compile(r"by|(was|were|is|are|been|being)\s+\w+ed", re.IGNORECASE)
-    if passive.search(claim) or passive.search(span):
-        return False
-    shared = [n for n in names(claim) if n in names(span) and "_" not in n]
-    if len(shared) < 2:
-        return False
-    a = _name_order(claim, shared)
-    b = _name_order(span, shared)
-    if len(a) < 2 or len(b) < 2:
-        return False
-    first_two = a[:2]
-    return (
-        b.index(first_two[0]) > b.index(first_two[1]) if all(n in b for n in first_two) else False
-    )
-
-
 _CAP = re.compile(r"[A-Z]")
 
 
@@ -363,8 +344,9 @@ def aligned_edits(claim: str, picked: Sequence[Unit]) -> dict[str, str]:
                 found["negation"] = f"{added} a negation the source does not have"
             if op == "replace" and "opposite" not in found and (pair := _opposed(mine, theirs)):
                 found["opposite"] = f'says "{pair[0]}" where the source says "{pair[1]}"'
-            caps = [w for k, w in enumerate(mine, i1) if k and _CAP.match(w)]
-            source_caps = [w for k, w in enumerate(theirs, j1) if k and _CAP.match(w)]
+            # capitalised words; a sentence's first word only when it is a name, not "The"
+            caps = [w for k, w in enumerate(mine, i1) if _CAP.match(w) and (k or names(w))]
+            source_caps = [w for k, w in enumerate(theirs, j1) if _CAP.match(w) and (k or names(w))]
             if op != "replace" or not caps or not source_caps or "name" in found:
                 continue
             low = " ".join(source_caps).lower()
@@ -411,6 +393,23 @@ def _opposed(mine: Sequence[str], theirs: Sequence[str]) -> tuple[str, str] | No
             if hit_m and hit_t and not (set(ms) & y) and not (set(ts) & x):
                 return hit_m, hit_t
     return None
+
+
+_CLAUSE = re.compile(r"[;:()\[\]—–]|,\s|\.\s")
+
+
+def _negates(text: str, claim: str) -> bool:
+    """Does `text` hold a negation in a clause about what the claim is about?
+
+    A negation elsewhere in the quoted sentence ("… defined using Boolean circuits. #P is a
+    class of counting problems (not decision problems)", "the yes/no answers") does not make
+    the claim's polarity differ: the negated clause must share two content words with it.
+    """
+    want = set(tokens(claim))
+    for clause in _CLAUSE.split(text.replace("yes/no", "yes-or-no")):
+        if has_negation(clause) and len(set(tokens(clause)) & want) >= 2:
+            return True
+    return False
 
 
 def _negations(ws: Sequence[str]) -> int:
