@@ -54,6 +54,19 @@ _NUMBER_WORDS = {
     "hundred": 100,
     "dozen": 12,
     "half": 0.5,
+    # ordinals are numbers too ("the fifth Session" is not "the fourth Session"); "first" is
+    # left out: it is as often an adverb ("first reported") as a rank
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "eleventh": 11,
+    "twelfth": 12,
 }
 _SCALE = {
     "thousand": 1e3,

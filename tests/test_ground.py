@@ -121,6 +121,7 @@ def test_question_terms_and_answer_types() -> None:
 
 def test_terms_numbers_and_names() -> None:
     assert numbers("$60 billion, 2%, 155mm, two, 1,200") == {60e9, 2.0, 155.0, 1200.0}
+    assert numbers("the fifth Session") == {5.0} and numbers("first reported") == set()
     assert names("However, the U.S. and the United States met Japan.") == {"united_states", "japan"}
 
 
@@ -140,6 +141,8 @@ def test_premise_conflict_with_the_quoted_source() -> None:
     agrees = "The Presiding Officer agrees the timetable of business in the chamber."
     assert "'agrees'" in premise_conflict("Who disagrees with the timetable of business?", agrees)
     assert "'rose'" in premise_conflict("When did exports fall?", "In 2022 exports rose by 4%.")
+    best = "The best known algorithm for integer factorization is the general number field sieve."
+    assert "'best'" in premise_conflict("What is the least well known algorithm for it?", best)
     cells = "The conditions that produce responses from γδ T cells are not fully understood."
     assert "denies" in premise_conflict("What is fully understood about γδ T cells?", cells)
     # answerable questions phrased from their sentence are left alone
