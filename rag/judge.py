@@ -14,6 +14,7 @@ default; it stays available, and a larger model behind the same call may do bett
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -39,7 +40,9 @@ def yes_no(llm: Any, prompt: str) -> float:
     return float(np.logaddexp.reduce(logp[yes]) - np.logaddexp.reduce(logp[no]))
 
 
+@lru_cache(maxsize=4)
 def _answer_tokens(model: Any) -> tuple[list[int], list[int]]:
+    """Token ids of Yes/No, once per model (the reranker asks several times a question)."""
     def first(words: tuple[str, ...]) -> list[int]:
         ids = {model.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
         return sorted(ids)

@@ -142,7 +142,12 @@ def numbers(text: str) -> set[float]:
     return found
 
 
+_YES_NO = re.compile(r"\byes/no\b", re.IGNORECASE)
+
+
 def has_negation(text: str) -> bool:
+    """A negating word in the text; "yes/no" ("the yes/no answers") names a kind, no denial."""
+    text = _YES_NO.sub(" ", text)
     return any(w.lower().replace("’", "'") in NEGATIONS for w in re.findall(r"[\w'’]+", text)) or (
         "n't" in text or "n’t" in text
     )

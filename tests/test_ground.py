@@ -17,7 +17,7 @@ from rag.ground import (
     strip_markers,
 )
 from rag.load import load_file
-from rag.terms import names, numbers
+from rag.terms import has_negation, names, numbers
 from tests.conftest import SEED
 
 
@@ -122,6 +122,8 @@ def test_question_terms_and_answer_types() -> None:
 def test_terms_numbers_and_names() -> None:
     assert numbers("$60 billion, 2%, 155mm, two, 1,200") == {60e9, 2.0, 155.0, 1200.0}
     assert numbers("the fifth Session") == {5.0} and numbers("first reported") == set()
+    assert not has_negation("problems with the yes/no answers reversed")
+    assert has_negation("no answer was given")
     assert names("However, the U.S. and the United States met Japan.") == {"united_states", "japan"}
 
 
