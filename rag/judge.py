@@ -43,6 +43,7 @@ def yes_no(llm: Any, prompt: str) -> float:
 @lru_cache(maxsize=4)
 def _answer_tokens(model: Any) -> tuple[list[int], list[int]]:
     """Token ids of Yes/No, once per model (the reranker asks several times a question)."""
+
     def first(words: tuple[str, ...]) -> list[int]:
         ids = {model.tokenize(w.encode(), add_bos=False, special=False)[0] for w in words}
         return sorted(ids)
