@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.answer import build_messages, number_evidence, select_evidence
+from rag.answerable import answerable_logodds
 from rag.chunk import chunk_document
 from rag.embed import Embedder
 from rag.errors import LoadError, NewsragError
@@ -317,22 +318,21 @@ class Pipeline:
             yield finish([], True, reason, "")
             return
 
-        units = sentence_units(hits, docs)
-        unit_vecs = self.embedder.embed([u.text for u in units])
-        qvec = self.embedder.embed([query.text])[0]
-        chunk_rank = {h.chunk.id: r for r, h in enumerate(hits)}
-        selected = select_evidence(
-            query.text,
-            units,
-            unit_vecs,
-            qvec,
-            [chunk_rank[u.chunk_id] for u in units],
-            self.settings.evidence_sentences,
-            self.settings.evidence_chars,
-        )
-        evidence = number_evidence(selected)
-        hint_map = {ev.number: {idx} for ev, (_, idx) in zip(evidence, selected, strict=True)}
-        messages = build_messages(query.text, evidence, docs)
+        if self.settings.answerable_gate:
+            g0 = time.perf_counter()
+            odds = self._answerable(query, hits, titles)
+            timings["gate_ms"] = (time.perf_counter() - g0) * 1000
+            if odds is not None:
+                timings["answerable_logodds"] = odds
+                if odds < self.settings.answerable_min:
+                    reason = (
+                        "The retrieved passages do not contain the answer, as the model judges "
+                        f"them (yes/no log-odds {odds:.1f}, below {self.settings.answerable_min})."
+                    )
+                    yield finish([], True, reason, "")
+                    return
+
+        units, unit_vecs, hint_map, messages = self._evidence(query, hits, docs)
         timings["prompt_chars"] = float(sum(len(str(m.content)) for m in messages))
 
         parts: list[str] = []
@@ -386,6 +386,57 @@ class Pipeline:
                 elif conflict:
                     reason = f"The question assumes what the sources contradict: {conflict}."
         yield finish(sentences, bool(reason), reason, draft)
+
+    def _evidence(
+        self, query: Query, hits: list[Hit], docs: dict[str, Document]
+    ) -> tuple[list[Unit], np.ndarray, dict[int, set[int]], list[Any]]:
+        """The evidence sentences, their vectors, [n] → unit hints and the answer prompt."""
+        units = sentence_units(hits, docs)
+        unit_vecs = self.embedder.embed([u.text for u in units])
+        qvec = self.embedder.embed([query.text])[0]
+        chunk_rank = {h.chunk.id: r for r, h in enumerate(hits)}
+        selected = select_evidence(
+            query.text,
+            units,
+            unit_vecs,
+            qvec,
+            [chunk_rank[u.chunk_id] for u in units],
+            self.settings.evidence_sentences,
+            self.settings.evidence_chars,
+        )
+        evidence = number_evidence(selected)
+        hint_map = {ev.number: {idx} for ev, (_, idx) in zip(evidence, selected, strict=True)}
+        return units, unit_vecs, hint_map, build_messages(query.text, evidence, docs)
+
+    def answerability(
+        self, question: str, filters: Filters | dict | None = None, as_of: str | None = None
+    ) -> float | None:
+        """The gate's log-odds that the passages found for `question` hold its answer.
+
+        Reads every passage the gate may read (no early stop) and drafts nothing; None when
+        retrieval alone refuses or the backend gives no token probabilities. For studying the
+        threshold (`answerable_min`).
+        """
+        query = self.query(question, filters, as_of)
+        hits = self.retriever.retrieve(query)
+        docs = {h.chunk.doc_id: self.index.documents[h.chunk.doc_id] for h in hits}
+        if self._refuse_before(query, hits, docs, not self.index.documents):
+            return None
+        titles = {d: docs[d].title for d in docs}
+        return self._answerable(query, hits, titles, enough=float("inf"))
+
+    def _answerable(
+        self, query: Query, hits: list[Hit], titles: dict[str, str], enough: float | None = None
+    ) -> float | None:
+        s = self.settings
+        return answerable_logodds(
+            self.llm,
+            query.text,
+            hits,
+            titles,
+            s.answerable_chunks,
+            s.answerable_min if enough is None else enough,
+        )
 
     def _refuse_before(
         self, query: Query, hits: list[Hit], docs: dict[str, Document], empty: bool

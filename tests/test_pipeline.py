@@ -213,3 +213,42 @@ def test_partial_answer_says_which_part_is_not_covered(seed_pipe) -> None:
     assert a.not_covered and a.not_covered[0].startswith("when will they ship")
     assert "The sources do not say: when will they ship" in a.text
     assert a.to_dict()["not_covered"] == list(a.not_covered)
+
+
+def test_answerability_gate_refuses_before_drafting(seed_pipe: Pipeline, monkeypatch) -> None:
+    """The gate's verdict (the LLM's yes/no log-odds, stubbed here) decides before any draft."""
+    import rag.pipeline as pl
+
+    seen: list[tuple[str, str]] = []
+
+    def gate(odds: float):
+        def judge(llm, question, hits, titles, chunks, enough):
+            seen.append((question, " ".join(h.chunk.text for h in hits[:chunks])))
+            return odds
+
+        return judge
+
+    q = "Who manufactures the Patriot missiles in Japan?"
+    monkeypatch.setattr(pl, "answerable_logodds", gate(0.4))
+    low = seed_pipe.ask(q)
+    assert low.refused and "do not contain the answer" in low.refusal_reason
+    assert "0.4" in low.refusal_reason and "generate_ms" not in low.timings
+    assert low.timings["answerable_logodds"] == 0.4
+    # the gate reads the retrieved passages, the answering one among them
+    assert seen[-1][0] == q and "Mitsubishi" in seen[-1][1]
+
+    monkeypatch.setattr(pl, "answerable_logodds", gate(seed_pipe.settings.answerable_min + 0.1))
+    assert not seed_pipe.ask(q).refused
+    seed_pipe.settings = seed_pipe.settings.with_overrides(answerable_gate=False)
+    monkeypatch.setattr(pl, "answerable_logodds", gate(-9.0))
+    n = len(seen)
+    assert not seed_pipe.ask(q).refused and len(seen) == n  # off: never asked
+
+
+def test_answerability_gate_skipped_without_token_probabilities(seed_pipe: Pipeline) -> None:
+    from rag.answerable import answerable_logodds
+
+    hits = seed_pipe.retrieve("Who manufactures the Patriot missiles in Japan?")
+    assert answerable_logodds(seed_pipe.llm, "Who?", hits, {}) is None  # the extractive backend
+    a = seed_pipe.ask("Who manufactures the Patriot missiles in Japan?")
+    assert not a.refused and "answerable_logodds" not in a.timings

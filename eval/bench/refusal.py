@@ -145,6 +145,7 @@ def run_refusal_bench(
                 "refused": a.refused,
                 "answer": a.text,
                 "reason": a.refusal_reason,
+                "answerable_logodds": a.timings.get("answerable_logodds"),
                 "quotes": [c.quote for c in a.citations],
                 "correct": correct,
                 "f1": round(f1, 4),
@@ -192,6 +193,8 @@ def run_refusal_bench(
                 "support_threshold",
                 "refuse_min_dense",
                 "refuse_min_coverage",
+                "answerable_gate",
+                "answerable_min",
                 "llm_model",
             )
         },
