@@ -418,9 +418,11 @@ class Pipeline:
         threshold (`answerable_min`).
         """
         query = self.query(question, filters, as_of)
-        hits = self.retriever.retrieve(query)
-        docs = {h.chunk.doc_id: self.index.documents[h.chunk.doc_id] for h in hits}
-        if self._refuse_before(query, hits, docs, not self.index.documents):
+        with self._write_lock:
+            hits = self.retriever.retrieve(query)
+            docs = {h.chunk.doc_id: self.index.documents[h.chunk.doc_id] for h in hits}
+            empty = not self.index.documents
+        if self._refuse_before(query, hits, docs, empty):
             return None
         titles = {d: docs[d].title for d in docs}
         return self._answerable(query, hits, titles, enough=float("inf"))

@@ -30,3 +30,16 @@ def test_summary_sentences_cited(real: Pipeline) -> None:
     assert len(s.sentences) >= 2
     cited = [x for x in s.sentences if x.supported and x.citations]
     assert len(cited) >= 0.75 * len(s.sentences), s.to_dict()
+
+
+def test_answerability_gate_reads_the_passages(real: Pipeline) -> None:
+    """The real model, asked whether the passages hold the answer: yes for what the article
+    says, no for an on-topic question whose answer it lacks (refused before any draft)."""
+    s = real.settings
+    known = real.answerability("Who manufactures Patriot missiles in Japan?")
+    assert known is not None and known >= s.answerable_min
+    q = "What is the price of the Patriot missiles Japan will ship to the US?"
+    lacking = real.answerability(q)
+    assert lacking is not None and lacking < s.answerable_min
+    a = real.ask(q)
+    assert a.refused and "do not contain the answer" in a.refusal_reason and not a.draft
