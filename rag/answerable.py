@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.judge import yes_no
+from rag.judge import gives_token_probabilities, yes_no
+from rag.llm import ChatMessage, chatml
 from rag.types import Hit
 
-PROMPT = (
-    "<|im_start|>system\nYou are a careful reader.<|im_end|>\n<|im_start|>user\n"
+SYSTEM = "You are a careful reader."
+USER = (
     "Passage: {title}\n{text}\n\nQuestion: {question}\n\n"
     "Does the passage contain the answer to this question? Answer Yes or No."
-    "<|im_end|>\n<|im_start|>assistant\n"
 )
 
 
@@ -51,12 +51,15 @@ def answerable_logodds(
     on). None when the backend exposes no token probabilities (an OpenAI-compatible server, the
     extractive fallback) or there is nothing to read: the gate is then skipped, never guessed.
     """
-    if not hasattr(type(llm), "raw") or not hits:
+    if not gives_token_probabilities(llm) or not hits:
         return None
     best = float("-inf")
     for h in hits[:chunks]:
-        prompt = PROMPT.format(
+        user = USER.format(
             title=titles.get(h.chunk.doc_id, ""), text=h.chunk.text, question=question
+        )
+        prompt = chatml(
+            [ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=user)]
         )
         best = max(best, yes_no(llm, prompt))
         if best >= enough:

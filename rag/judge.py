@@ -26,6 +26,12 @@ PROMPT = (
 )
 
 
+def gives_token_probabilities(llm: Any) -> bool:
+    """Whether the backend exposes logits (the local llama.cpp one), checked on the class so
+    that asking does not load the model."""
+    return hasattr(type(llm), "raw")
+
+
 def yes_no(llm: Any, prompt: str) -> float:
     """log P(Yes) − log P(No) of the first token the local model would write after `prompt`."""
     model = llm.raw

@@ -38,6 +38,7 @@ from rag.ground import (
     uncovered_parts,
 )
 from rag.index import Index
+from rag.judge import gives_token_probabilities
 from rag.llm import LLM, load_llm
 from rag.load import expand_paths, load_file
 from rag.query import understand
@@ -108,7 +109,7 @@ class Pipeline:
     @cached_property
     def retriever(self) -> Retriever:
         reranker = None
-        if self.settings.rerank_top > 1 and hasattr(self.llm, "raw"):
+        if self.settings.rerank_top > 1 and gives_token_probabilities(self.llm):
             from rag.rerank import LLMReranker
 
             reranker = LLMReranker(self.llm, self.settings.rerank_top)
@@ -276,14 +277,9 @@ class Pipeline:
             raise NewsragError("empty question")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        # Retrieval and a snapshot of the documents under the lock: an upload or delete by
-        # another user cannot change what this answer is grounded in halfway through.
-        with self._write_lock:
-            query = self.query(question, filters, as_of)
-            hits = self.retriever.retrieve(query)
-            timings["retrieve_ms"] = self.retriever.last_ms
-            docs = {h.chunk.doc_id: self.index.documents[h.chunk.doc_id] for h in hits}
-            empty = not self.index.documents
+        query = self.query(question, filters, as_of)
+        hits, docs, empty = self._snapshot(query)
+        timings["retrieve_ms"] = self.retriever.last_ms
         must_answer = query.core or query.text
         titles = {h.chunk.doc_id: docs[h.chunk.doc_id].title for h in hits}
 
@@ -320,7 +316,7 @@ class Pipeline:
 
         if self.settings.answerable_gate:
             g0 = time.perf_counter()
-            odds = self._answerable(query, hits, titles)
+            odds = self._answerable(query, hits, titles, self.settings.answerable_min)
             timings["gate_ms"] = (time.perf_counter() - g0) * 1000
             if odds is not None:
                 timings["answerable_logodds"] = odds
@@ -418,27 +414,26 @@ class Pipeline:
         threshold (`answerable_min`).
         """
         query = self.query(question, filters, as_of)
-        with self._write_lock:
-            hits = self.retriever.retrieve(query)
-            docs = {h.chunk.doc_id: self.index.documents[h.chunk.doc_id] for h in hits}
-            empty = not self.index.documents
+        hits, docs, empty = self._snapshot(query)
         if self._refuse_before(query, hits, docs, empty):
             return None
         titles = {d: docs[d].title for d in docs}
         return self._answerable(query, hits, titles, enough=float("inf"))
 
+    def _snapshot(self, query: Query) -> tuple[list[Hit], dict[str, Document], bool]:
+        """Hits, their documents and whether the index is empty, taken under the write lock:
+        an upload or delete by another user cannot change what an answer is grounded in
+        halfway through."""
+        with self._write_lock:
+            hits = self.retriever.retrieve(query)
+            docs = {h.chunk.doc_id: self.index.documents[h.chunk.doc_id] for h in hits}
+            return hits, docs, not self.index.documents
+
     def _answerable(
-        self, query: Query, hits: list[Hit], titles: dict[str, str], enough: float | None = None
+        self, query: Query, hits: list[Hit], titles: dict[str, str], enough: float
     ) -> float | None:
         s = self.settings
-        return answerable_logodds(
-            self.llm,
-            query.text,
-            hits,
-            titles,
-            s.answerable_chunks,
-            s.answerable_min if enough is None else enough,
-        )
+        return answerable_logodds(self.llm, query.text, hits, titles, s.answerable_chunks, enough)
 
     def _refuse_before(
         self, query: Query, hits: list[Hit], docs: dict[str, Document], empty: bool
