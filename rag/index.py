@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Iterable
@@ -46,6 +47,8 @@ class Index:
         self.generation = 0
         self._lexical_stale = False
         self._row_table: tuple[np.ndarray, np.ndarray, list[Document]] | None = None
+        self._titles: dict[str, list[str]] | None = None
+        self._first_chunk: dict[str, Chunk] = {}
 
     # ---- reading -------------------------------------------------------------------------
     @classmethod
@@ -90,6 +93,30 @@ class Index:
         out = [c for c in self.chunks.values() if c.doc_id == doc_id]
         return sorted(out, key=lambda c: c.position)
 
+    def titled(self) -> dict[str, list[str]]:
+        """Normalised title (see `title_key`) -> ids of the documents with that title; rebuilt
+        after changes. Titles longer than TITLE_WORDS words are left out: no passage names them."""
+        if self._titles is None:
+            table: dict[str, list[str]] = {}
+            for d in self.documents.values():
+                key = title_key(d.title)
+                if key and len(key.split()) <= TITLE_WORDS:
+                    table.setdefault(key, []).append(d.id)
+            linked = {d for ids in table.values() for d in ids}
+            first: dict[str, Chunk] = {}
+            for c in self.chunks.values():
+                if c.doc_id in linked and (
+                    c.doc_id not in first or c.position < first[c.doc_id].position
+                ):
+                    first[c.doc_id] = c
+            self._titles, self._first_chunk = table, first
+        return self._titles
+
+    def first_chunk(self, doc_id: str) -> Chunk | None:
+        """The opening chunk of a titled document (see `titled`)."""
+        self.titled()
+        return self._first_chunk.get(doc_id)
+
     def newest_date(self) -> str | None:
         return max(
             (d.published_at for d in self.documents.values() if d.published_at), default=None
@@ -133,6 +160,7 @@ class Index:
         self.vectors.add(rows, vectors)
         self._lexical_stale = True
         self._row_table = None
+        self._titles = None
 
     def delete(self, doc_ids: Iterable[str]) -> list[str]:
         """Remove documents from every store; returns the ids that were present."""
@@ -150,6 +178,7 @@ class Index:
             self.documents.pop(d)
         self._lexical_stale = True
         self._row_table = None
+        self._titles = None
         return gone
 
     def refresh_lexical(self) -> None:
@@ -208,6 +237,32 @@ class Index:
             if p.name != name and p.name != f"gen-{old:06d}":
                 shutil.rmtree(p, ignore_errors=True)
         return gen
+
+
+TITLE_WORDS = 6
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'&.\-]*[A-Za-z0-9]|[A-Za-z0-9]")
+
+
+def title_key(title: str) -> str:
+    """A title as its words in lower case, without a trailing "(disambiguation)"."""
+    title = re.sub(r"\s*\([^)]*\)\s*$", "", title or "")
+    return " ".join(w.lower() for w in _WORD.findall(title))
+
+
+def named_titles(text: str, titles: dict[str, list[str]]) -> set[str]:
+    """The title keys (of `titles`) that `text` names: a run of up to TITLE_WORDS words that
+    starts with a capital letter and equals a title."""
+    words = list(_WORD.finditer(text))
+    low = [m.group(0).lower() for m in words]
+    out: set[str] = set()
+    for i, m in enumerate(words):
+        if not m.group(0)[0].isupper():
+            continue
+        for n in range(1, min(TITLE_WORDS, len(words) - i) + 1):
+            key = " ".join(low[i : i + n])
+            if key in titles:
+                out.add(key)
+    return out
 
 
 def matches(doc: Document, filters: Filters) -> bool:

@@ -15,8 +15,10 @@ from __future__ import annotations
 import time
 from datetime import date
 
+import numpy as np
+
 from rag.embed import Embedder
-from rag.index import Index
+from rag.index import Index, named_titles
 from rag.settings import Settings
 from rag.terms import names
 from rag.types import Filters, Hit, Query
@@ -61,6 +63,8 @@ class Retriever:
         hits = fuse(dense, lexical, self.index, s.rrf_k, s.dense_weight, s.lexical_weight)
         if s.article_weight > 0:
             hits = article_evidence(hits, s.article_weight)
+        if s.link_weight > 0 and hits:
+            hits = self._title_links(hits, allowed)
         if s.hops > 1 and hits:
             hits = self._second_hop(query, hits, filters, allowed)
         if query.current and s.recency_weight > 0:
@@ -95,6 +99,48 @@ class Retriever:
                 by_id.setdefault(h.chunk.id, h)
         order = sorted(score, key=lambda c: -score[c])
         return [Hit(by_id[c].chunk, score[c], by_id[c].dense, by_id[c].lexical) for c in order]
+
+    def _title_links(self, hits: list[Hit], allowed: object) -> list[Hit]:
+        """Lift the documents whose titles the best passages name.
+
+        In a corpus of entity pages (Wikipedia, company or people profiles) a passage that
+        names another page's title links to it, as a hyperlink would: "the performer of X"
+        is found through X's page, which names the performer, whose page holds the answer.
+        Costs no search: the passage's capitalised word runs are looked up among the titles.
+        News headlines are longer than any such run, so a news corpus is left unchanged.
+        A linked page takes `link_weight` x its linker's score, once (its best chunk), never
+        rises above its linker, and a title shared by several pages lifts only the one the
+        question already ranks best (none when none is among the candidates).
+        """
+        s = self.settings
+        titles = self.index.titled()
+        best: dict[str, int] = {}  # doc id -> position of its best chunk
+        for i, h in enumerate(hits):
+            best.setdefault(h.chunk.doc_id, i)
+        lift: dict[str, tuple[float, float]] = {}  # doc id -> (lift, linker's score)
+        for h in hits[: s.link_from]:
+            for key in named_titles(h.chunk.text, titles):
+                docs = [d for d in titles[key] if d != h.chunk.doc_id]
+                if len(docs) > 1:
+                    ranked = [d for d in docs if d in best]
+                    docs = [min(ranked, key=best.__getitem__)] if ranked else []
+                for d in docs:
+                    if s.link_weight * h.score > lift.get(d, (0.0, 0.0))[0]:
+                        lift[d] = (s.link_weight * h.score, h.score)
+        if not lift:
+            return hits
+        ok = None if allowed is None else set(np.asarray(allowed).tolist())
+        out = list(hits)
+        for d, (amount, cap) in lift.items():
+            if d in best:
+                h = hits[best[d]]
+                out[best[d]] = Hit(h.chunk, min(h.score + amount, cap * 0.999), h.dense, h.lexical)
+                continue
+            first = self.index.first_chunk(d)
+            if first is not None and (ok is None or self.index.row_of[first.id] in ok):
+                out.append(Hit(first, min(amount, cap * 0.999), None, None))
+        out.sort(key=lambda h: -h.score)
+        return out
 
     def _recency(self, hits: list[Hit], query: Query) -> list[Hit]:
         s = self.settings

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     hop_weight: float = 0.3  # weight of the second hop's ranking in the fusion
     rerank_top: int = 0  # >1: the local LLM re-orders this many top hits (slow; see rag/rerank.py)
     article_weight: float = 0.1  # lift from an article's other matching chunks (0 = off)
+    # a document whose title one of the top link_from passages names is lifted by link_weight
+    # x that passage's score (entity pages: the bridge of a multi-hop question; 0 = off).
+    # 1.0 and 2 were picked on HotpotQA (weights 0.25/0.5/1.0, link_from 1/2/3); see retrieve.py
+    link_weight: float = 1.0
+    link_from: int = 2
     per_doc_max: int = 1  # chunks of one article in the top-k before others fill in (0 = no cap)
     recency_weight: float = 3.0  # lift for fresh articles on current-events questions (0 = off)
     recency_halflife_days: float = 7.0

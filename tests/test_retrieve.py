@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from rag.embed import Embedder
+from rag.index import named_titles, title_key
 from rag.llm.extractive import ExtractiveLLM
 from rag.load import make_document
 from rag.pipeline import Pipeline
 from rag.retrieve import _interleave, article_evidence, diversify
 from rag.settings import Settings
-from rag.types import Chunk, Hit
+from rag.types import Chunk, Filters, Hit
 
 
 def _hit(doc: str, n: int, score: float) -> Hit:
@@ -86,6 +87,51 @@ def test_second_hop_lifts_the_bridge_passage(tmp_path: Path, embedder: Embedder)
     assert order[0] == docs[0].id  # the first hop keeps its lead
     # the bridge ("Mara Quell", named only in the film's passage) moves up
     assert order.index(docs[1].id) < 4, order
+
+
+def test_named_titles_finds_capitalised_runs_that_are_titles() -> None:
+    titles = {
+        title_key(t): [t]
+        for t in ("Mara Quell", "Esterwick (town)", "Blue", "A Long Headline Of Seven Words Here")
+    }
+    assert title_key("Esterwick (town)") == "esterwick"
+    text = "Blue Harbor is a film by Mara Quell, who grew up in Esterwick; blue skies."
+    found = named_titles(text, titles)
+    assert found == {"mara quell", "esterwick", "blue"}  # "Blue" as a capitalised word
+    assert named_titles("mara quell and the esterwick mill", titles) == set()  # lower case: no name
+    assert named_titles("A Long Headline Of Seven Words Here", titles) == set()  # too long to link
+
+
+def test_title_links_lift_the_page_a_top_passage_names(tmp_path: Path, embedder: Embedder) -> None:
+    texts = {
+        "Blue Harbor": "Blue Harbor is a 1998 drama film directed by Mara Quell.",
+        "Mara Quell": "Quell grew up in the mountain town of Esterwick before moving away.",
+        "Harbor festival": "The harbor of the old city is painted blue every spring by volunteers.",
+        "Small towns": "Many children grow up in the small town near the harbor.",
+        "Whales": "Blue whales were seen near the harbor entrance last summer.",
+    }
+    docs = [make_document(x, path=f"{t}.txt", title=t) for t, x in texts.items()]
+    question = "In which town did the director of Blue Harbor grow up?"
+
+    def ranked(weight: float, only: str = "") -> list[str]:
+        pipe = Pipeline(
+            Settings(
+                index_dir=tmp_path / f"i{weight}{only}",
+                llm_backend="extractive",
+                link_weight=weight,
+            ),
+            llm=ExtractiveLLM(),
+            embedder=embedder,
+        )
+        pipe.ingest_documents(docs)
+        keep = Filters(doc_ids=tuple(d.id for d in docs if d.title == only)) if only else None
+        return [pipe.index.documents[h.chunk.doc_id].title for h in pipe.retrieve(question, keep)]
+
+    plain, linked = ranked(0.0), ranked(0.5)
+    assert plain.index("Mara Quell") > 1, plain
+    # the film's page names its director, whose page (the answer) joins it at the top
+    assert set(linked[:2]) == {"Blue Harbor", "Mara Quell"}, (plain, linked)
+    assert ranked(0.5, only="Blue Harbor") == ["Blue Harbor"]  # filters bind linked pages too
 
 
 def test_rerank_fuses_llm_order_with_first_stage(monkeypatch) -> None:

@@ -217,6 +217,7 @@ ABLATIONS = {
     "no_recency": {"recency_weight": 0.0},
     "no_diversity": {"per_doc_max": 0},
     "no_article_evidence": {"article_weight": 0.0},
+    "no_title_links": {"link_weight": 0.0},
     "with_second_hop": {"hops": 2},  # off by default: an addition, measured the same way
     "dense_only_fusion": {"lexical_weight": 0.0},
     "bm25_only_fusion": {"dense_weight": 0.0},
@@ -280,6 +281,10 @@ def run_retrieval_bench(
                     "per_doc_max",
                     "recency_weight",
                     "recency_halflife_days",
+                    "article_weight",
+                    "link_weight",
+                    "link_from",
+                    "hops",
                 )
             },
             "as_of_filter": use_asof,
