@@ -34,16 +34,31 @@ def gives_token_probabilities(llm: Any) -> bool:
 
 def yes_no(llm: Any, prompt: str) -> float:
     """log P(Yes) − log P(No) of the first token the local model would write after `prompt`."""
+    return yes_no_many(llm, prompt, [""])[0]
+
+
+def yes_no_many(llm: Any, prefix: str, suffixes: list[str]) -> list[float]:
+    """`yes_no(prefix + s)` for each s, evaluating the shared prefix once.
+
+    Why: judging several claims against one source costs one pass over the source and a few
+    dozen tokens per claim, instead of the whole prompt per claim (the KV cache is cut back to
+    the prefix before each suffix)."""
     model = llm.raw
     yes, no = _answer_tokens(model)
-    toks = model.tokenize(prompt.encode(), add_bos=False, special=True)
+    head = model.tokenize(prefix.encode(), add_bos=False, special=True)
+    out = []
     with llm._lock:  # one llama.cpp context serves one request at a time
         model.reset()
-        model.eval(toks)
-        logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(model.n_vocab(),))
-        logits = logits.astype(np.float64)
-    logp = logits - np.logaddexp.reduce(logits)
-    return float(np.logaddexp.reduce(logp[yes]) - np.logaddexp.reduce(logp[no]))
+        model.eval(head)
+        for suffix in suffixes:
+            if suffix:
+                model.n_tokens = len(head)  # eval() drops the cache past n_tokens
+                model.eval(model.tokenize(suffix.encode(), add_bos=False, special=True))
+            logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(model.n_vocab(),))
+            logits = logits.astype(np.float64)
+            logp = logits - np.logaddexp.reduce(logits)
+            out.append(float(np.logaddexp.reduce(logp[yes]) - np.logaddexp.reduce(logp[no])))
+    return out
 
 
 @lru_cache(maxsize=4)
@@ -66,5 +81,13 @@ class LLMJudge:
 
     def score(self, source: str, claim: str) -> float:
         """log P(Yes) − log P(No) for "does `source` state `claim`"."""
-        prompt = PROMPT.format(source=source[: self.max_source_chars], claim=claim)
-        return yes_no(self.llm, prompt)
+        return self.score_many(source, [claim])[0]
+
+    def score_many(self, source: str, claims: list[str]) -> list[float]:
+        """Each claim against the same source; the source is read once (see yes_no_many)."""
+        if not claims:
+            return []
+        prompt = PROMPT.format(source=source[: self.max_source_chars], claim="\0")
+        prefix, tail = prompt.split("\0")
+        prefix, lead = prefix.rsplit("\n\n", 1)  # cut on a line break: same tokens as whole
+        return yes_no_many(self.llm, prefix + "\n\n", [lead + c + tail for c in claims])

@@ -43,3 +43,20 @@ def test_answerability_gate_reads_the_passages(real: Pipeline) -> None:
     assert lacking is not None and lacking < s.answerable_min
     a = real.ask(q)
     assert a.refused and "do not contain the answer" in a.refusal_reason and not a.draft
+
+
+def test_judge_reads_the_source_once_for_many_claims(real: Pipeline) -> None:
+    """Claims judged against one source with its prefix evaluated once score as if each were
+    judged alone; a changed fact scores below the true one."""
+    from rag.judge import PROMPT, LLMJudge, yes_no
+
+    source = next(c.text for c in real.index.chunks.values() if "$60 billion" in c.text)
+    claims = [
+        "The US Congress failed to approve $60 billion in aid for Ukraine.",
+        "The US Congress approved $60 billion in aid for Ukraine.",
+    ]
+    judge = LLMJudge(real.llm)
+    many = judge.score_many(source, claims)
+    alone = [yes_no(real.llm, PROMPT.format(source=source, claim=c)) for c in claims]
+    assert many == pytest.approx(alone, abs=1e-3)
+    assert many[0] > many[1], many

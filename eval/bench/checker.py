@@ -136,64 +136,133 @@ def _verdicts(
     ]
 
 
-def _llm_judge(
-    rows: list, y: np.ndarray, checker: SupportChecker, threshold: float, n: int
-) -> dict[str, Any]:
-    """The local LLM judge (rag.judge) on a fixed random subset of n samples, beside the checker.
+def _judge_scores(
+    rows: list, n: int, cache: Path | None
+) -> tuple[dict[int, list[float]], float | None]:
+    """The local LLM judge (rag.judge) on n random samples (all when n >= len(rows)).
 
-    Each sentence is judged against the span the checker quotes for it; a sample's score is its
-    worst sentence. Reported: AUC of judge and checker on the same subset, and the balanced
-    accuracy of the checker alone vs the checker OR the judge (judge cut tuned on batches 1-8).
+    Each summary sentence is judged against the whole passage (FaithBench passages are ~160
+    words; the passage is read once per summary and each sentence costs a few dozen tokens).
+    Scores are kept in `cache` (JSONL keyed by a hash of passage and sentence) so a run can be
+    resumed and the learned model retrained without the hour of LLM time.
     """
     import random
 
-    from sklearn.metrics import roc_auc_score
+    from tqdm import tqdm
 
     from rag.judge import LLMJudge
     from rag.llm.local import LocalLLM
     from rag.settings import Settings
 
+    known: dict[str, float] = {}
+    if cache and cache.exists():
+        for line in cache.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                d = json.loads(line)
+                known[d["key"]] = d["score"]
     judge = LLMJudge(LocalLLM(Settings()))
     idx = sorted(random.Random(0).sample(range(len(rows)), min(n, len(rows))))
-    judged, worst_support, seconds, n_sent = [], [], 0.0, 0
-    for i in idx:
+    out: dict[int, list[float]] = {}
+    seconds, n_new = 0.0, 0
+    for i in tqdm(idx, desc="llm judge", unit="sample"):
         s, sents, _ = rows[i]
-        doc = make_document(s["source"], path="faithbench")
-        units, context = document_units([doc])
-        unit_vecs = checker.embed([u.text for u in units])
-        scores = []
-        for x in sents:
-            v = checker.check(x.text, units, unit_vecs, checker.embed([x.text])[0], context)
-            span = " ".join(u.text for u in v.units) or s["source"]
+        claims = [x.text for x in sents]
+        keys = [hashlib.sha256(f"{s['source']}\0{c}".encode()).hexdigest()[:24] for c in claims]
+        if not all(k in known for k in keys):
             t = time.perf_counter()
-            scores.append(judge.score(span, x.text))
+            scores = judge.score_many(s["source"], claims)
             seconds += time.perf_counter() - t
-            n_sent += 1
-        judged.append(min(scores, default=10.0))
-        worst_support.append(min((x.support for x in sents), default=1.0))
+            n_new += len(claims)
+            known.update(zip(keys, scores, strict=True))
+            if cache:
+                with cache.open("a", encoding="utf-8") as f:
+                    for k, v in zip(keys, scores, strict=True):
+                        f.write(json.dumps({"key": k, "score": v}) + "\n")
+        out[i] = [known[k] for k in keys]
+    return out, (round(1000 * seconds / n_new, 1) if n_new else None)
+
+
+def _judge_features(scores: list[float]) -> list[float]:
+    """Worst sentence, mean, and share of sentences the judge leans against."""
+    if not scores:
+        return [10.0, 10.0, 0.0]
+    return [min(scores), float(statistics.mean(scores)), sum(v < 0 for v in scores) / len(scores)]
+
+
+def _judged_systems(
+    rows: list,
+    y: np.ndarray,
+    x: np.ndarray,
+    rule: list[bool],
+    judged: tuple[dict[int, list[float]], float | None],
+) -> dict[str, Any]:
+    """Systems that use the judge, on the judged samples; everything tuned on batches 1-8.
+
+    `judge`: a summary is hallucinated when its worst sentence's log-odds is below a cut;
+    `ours_or_judge`: the checker's rule or that; `ours_learned_judge`: the learned model with
+    the judge's worst / mean / share-negative added to the checker's features.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    judged, ms_per_sentence = judged
+    idx = sorted(judged)
     gold = [bool(y[i]) for i in idx]
-    train = [k for k, i in enumerate(idx) if rows[i][0]["batch_id"] in TRAIN_BATCHES]
-    rule = [w < threshold for w in worst_support]
+    jf = np.array([_judge_features(judged[i]) for i in idx])
+    worst = jf[:, 0]
+    batch = [rows[i][0]["batch_id"] for i in idx]
+    train = [k for k, b in enumerate(batch) if b in TRAIN_BATCHES]
+    splits = {
+        "batches_1_8": [k for k, b in enumerate(batch) if b in TRAIN_BATCHES],
+        "batches_9_12": [k for k, b in enumerate(batch) if b in TEST_BATCHES],
+        "all": list(range(len(idx))),
+    }
 
     def ba(pred: list[bool], keep: list[int]) -> float:
         return _metrics([pred[k] for k in keep], [gold[k] for k in keep])["balanced_accuracy"]
 
-    cuts = sorted(set(round(v, 2) for v in judged))
+    cuts = sorted(set(np.round(worst, 2).tolist()))
+    judge_cut = max(cuts, key=lambda c: ba([v < c for v in worst], train))
+    rule_sub = [rule[i] for i in idx]
 
     def either(c: float) -> list[bool]:
-        return [r or j < c for r, j in zip(rule, judged, strict=True)]
+        return [r or v < c for r, v in zip(rule_sub, worst, strict=True)]
 
-    cut = max(cuts, key=lambda c: ba(either(c), train))
-    both = either(cut)
-    everything = list(range(len(idx)))
+    or_cut = max(cuts, key=lambda c: ba(either(c), train))
+    xj = np.hstack([x[idx], jf])
+    clf = LogisticRegression(class_weight="balanced", max_iter=1000, C=0.3)
+    clf.fit(xj[train], np.array(gold)[train])
+    preds = {
+        "judge": [bool(v < judge_cut) for v in worst],
+        "ours_or_judge": either(or_cut),
+        "ours_learned_judge": clf.predict(xj).astype(bool).tolist(),
+    }
+    systems = {
+        name: {
+            split: _metrics([pred[k] for k in keep], [gold[k] for k in keep])
+            for split, keep in splits.items()
+        }
+        for name, pred in preds.items()
+    }
+    worst_support = [float(x[i][FEATURES.index("min_support")]) for i in idx]
     return {
         "n": len(idx),
-        "auc_judge": round(float(roc_auc_score(gold, [-v for v in judged])), 4),
-        "auc_checker": round(float(roc_auc_score(gold, [-v for v in worst_support])), 4),
-        "balanced_accuracy_checker": ba(rule, everything),
-        "balanced_accuracy_checker_or_judge": ba(both, everything),
-        "judge_cut_tuned_on_batches_1_8": cut,
-        "ms_per_sentence": round(1000 * seconds / max(1, n_sent), 1),
+        "prompt": "whole passage + one summary sentence; log P(Yes) - log P(No)",
+        "auc_judge_worst_sentence": round(float(roc_auc_score(gold, -worst)), 4),
+        "auc_checker_worst_sentence": round(
+            float(roc_auc_score(gold, [-v for v in worst_support])), 4
+        ),
+        "judge_cut_tuned_on_batches_1_8": judge_cut,
+        "or_cut_tuned_on_batches_1_8": or_cut,
+        "learned_judge_coef": dict(
+            zip(
+                [*FEATURES, "judge_min", "judge_mean", "judge_share_negative"],
+                clf.coef_[0].round(4).tolist(),
+                strict=True,
+            )
+        ),
+        "ms_per_sentence_judge": ms_per_sentence,  # None when every score came from the cache
+        "systems": systems,
     }
 
 
@@ -203,6 +272,7 @@ def run_checker_bench(
     limit: int | None = None,
     model_out: Path | None = None,
     llm_judge: int = 0,
+    judge_cache: Path | None = None,
 ) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
     from tqdm import tqdm
@@ -313,8 +383,11 @@ def run_checker_bench(
         "machine_cores": __import__("os").cpu_count(),
     }
     if llm_judge:
-        record["llm_judge"] = _llm_judge(rows, y, full, threshold, llm_judge)
-        print(f"LLM judge on {llm_judge} samples: {record['llm_judge']}")
+        record["llm_judge"] = _judged_systems(
+            rows, y, x, preds["ours"], _judge_scores(rows, llm_judge, judge_cache)
+        )
+        if record["llm_judge"]["n"] == len(rows):
+            systems.update(record["llm_judge"].pop("systems"))
     _print(record)
     return record
 

@@ -58,7 +58,9 @@ def _checker(args: argparse.Namespace, settings: SettingsFn) -> int:
     s = settings(args)
     data = args.data or s.data / "faithbench" / "faithbench.jsonl"
     threshold = args.threshold if args.threshold is not None else s.support_threshold
-    record = run_checker_bench(data, threshold, args.limit, args.model_out, args.llm_judge)
+    record = run_checker_bench(
+        data, threshold, args.limit, args.model_out, args.llm_judge, args.judge_cache
+    )
     write_record(record, args.json)
     return 0
 
@@ -137,7 +139,12 @@ def add_bench_command(
         type=int,
         default=0,
         metavar="N",
-        help="also score N random samples with the local LLM judge (~2 s per sentence)",
+        help="also score N random samples with the local LLM judge (N >= all: every sample)",
+    )
+    k.add_argument(
+        "--judge-cache",
+        type=Path,
+        help="keep the judge's per-sentence scores in this JSONL (resume, retrain without LLM)",
     )
     k.add_argument("--json", help="write the JSON record here")
     common(k)
