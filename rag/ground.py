@@ -523,12 +523,16 @@ def question_coverage(question: str, evidence_text: str) -> float:
     return len(q & ev) / len(q)
 
 
+_SOURCE_WORD = r"(?:the )?(?:passages?|sources?|text|articles?|evidence)"
+# "passage [3]", "passage 3", "the passage from Article 7", "the text in passage [2]"
+_SOURCE_REF = rf"{_SOURCE_WORD}(?: (?:from|in) {_SOURCE_WORD})?(?: \[?\d+\]?)?"
 _PREAMBLE = re.compile(
-    r"^(?:(?:according to|based on|as stated in|as per) (?:the )?(?:passages?|sources?|text|"
-    r"articles?)(?: \[\d+\])?,?\s*|(?:the )?(?:passages?|sources?|text|articles?)(?: from)?"
-    r"(?: \[\d+\])? (?:states?|says?|mentions?|indicates?|notes?|reports?) that\s+)",
+    rf"^(?:(?:according to|based on|as stated in|as per) {_SOURCE_REF},?\s*|{_SOURCE_REF} "
+    r"(?:states?|says?|mentions?|indicates?|notes?|reports?|explains?|shows?) that\s+)",
     re.IGNORECASE,
 )
+# a sentence that only points at evidence: "Passage [4]", "See article 2."
+_POINTER = re.compile(rf"^(?:see |in )?{_SOURCE_REF}\W*$", re.IGNORECASE)
 
 
 def _drop_preamble(text: str) -> str:
@@ -540,8 +544,12 @@ def _drop_preamble(text: str) -> str:
     return rest[0].upper() + rest[1:]
 
 
-def split_answer(draft: str) -> list[tuple[str, set[int]]]:
-    """The draft's sentences, markers stripped (and remembered); empty ones dropped."""
+def split_answer(draft: str, pointers: bool = False) -> list[tuple[str, set[int]]]:
+    """The draft's sentences, markers stripped (and remembered); empty ones dropped.
+
+    A sentence that only points at evidence ("Passage [4]": the small model sometimes answers
+    so) comes back as ("", {4}) when `pointers`, for the caller to replace with the sentence
+    pointed at; otherwise it is dropped."""
     from rag.chunk import split_sentences
 
     out = []
@@ -551,6 +559,10 @@ def split_answer(draft: str) -> list[tuple[str, set[int]]]:
         raw = _drop_preamble(normalized[s:e].strip())
         text, nums = strip_markers(raw)
         nums |= strip_markers(normalized[s:e])[1]
+        if nums and _POINTER.match(text):
+            if pointers:
+                out.append(("", nums))
+            continue
         if not any(w.isalnum() for w in words(text)) or is_meta(text):
             continue
         out.append((text, nums))

@@ -341,7 +341,9 @@ class Pipeline:
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["retrieve_ms"]
 
         g0 = time.perf_counter()
-        sentences = self._ground(split_answer(draft), units, unit_vecs, hits, hint_map, docs)
+        sentences = self._ground(
+            split_answer(draft, pointers=True), units, unit_vecs, hits, hint_map, docs
+        )
         timings["ground_ms"] = (time.perf_counter() - g0) * 1000
         reason = ""
         said_not_found = [x for x in sentences if says_not_found(x.text)]
@@ -478,6 +480,15 @@ class Pipeline:
         docs: dict[str, Document],
     ) -> list[Sentence]:
         context = {h.chunk.id: f"{docs[h.chunk.doc_id].title}\n{h.chunk.text}" for h in hits}
+        # a draft sentence that only points at evidence ("Passage [4]") says what [4] says
+        drafted = [
+            (
+                text or " ".join(units[i].text for m in sorted(nums) for i in hint_map.get(m, ())),
+                nums,
+            )
+            for text, nums in drafted
+        ]
+        drafted = [(text, nums) for text, nums in drafted if text]
         return self.checker.ground(drafted, units, docs, context, hint_map, unit_vecs)
 
     # ---- summaries -----------------------------------------------------------------------

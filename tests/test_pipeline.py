@@ -156,6 +156,30 @@ def test_supported_but_off_topic_answer_refused(seed_pipe: Pipeline, tmp_path: P
     assert a.refused and "not about" in a.refusal_reason
 
 
+def test_answer_that_only_points_at_evidence_says_what_it_points_at(seed_pipe: Pipeline) -> None:
+    """The small model sometimes answers "Passage [2]": the answer is then evidence [2] itself,
+    quoted and cited, instead of an unsupported one-word claim that refuses the question."""
+    seen: list[str] = []
+
+    class Pointer:
+        name = "pointer"
+
+        def stream(self, messages, max_tokens):
+            seen.append(str(messages[-1].content))
+            yield "Passage [2]"
+
+        def complete(self, messages, max_tokens):
+            return "".join(self.stream(messages, max_tokens))
+
+    seed_pipe._llm = Pointer()
+    a = seed_pipe.ask("Who manufactures Patriot missiles in Japan?")
+    assert not a.refused, a.refusal_reason
+    (sentence,) = a.sentences
+    assert sentence.supported and sentence.citations[0].quote == sentence.text
+    second = next(line for line in seen[0].splitlines() if line.startswith("[2]"))
+    assert sentence.text in second
+
+
 def test_date_phrase_that_became_a_filter_is_not_a_missing_term(seed_pipe: Pipeline) -> None:
     a = seed_pipe.ask("What did Japan decide about Patriot missiles in December 2023?")
     assert a.query is not None and a.query.filters.date_from == "2023-12-01"
