@@ -88,7 +88,6 @@ class LLMJudge:
         """Each claim against the same source; the source is read once (see yes_no_many)."""
         if not claims:
             return []
-        prompt = PROMPT.format(source=source[: self.max_source_chars], claim="\0")
-        prefix, tail = prompt.split("\0")
-        prefix, lead = prefix.rsplit("\n\n", 1)  # cut on a line break: same tokens as whole
-        return yes_no_many(self.llm, prefix + "\n\n", [lead + c + tail for c in claims])
+        head, tail = PROMPT.split("Claim: ")  # cut after a line break: same tokens as whole
+        prefix = head.format(source=source[: self.max_source_chars])
+        return yes_no_many(self.llm, prefix, [("Claim: " + tail).format(claim=c) for c in claims])

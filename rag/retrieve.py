@@ -129,16 +129,19 @@ class Retriever:
                         lift[d] = (s.link_weight * h.score, h.score)
         if not lift:
             return hits
-        ok = None if allowed is None else set(np.asarray(allowed).tolist())
         out = list(hits)
+        missing = []
         for d, (amount, cap) in lift.items():
-            if d in best:
+            if d in best:  # lifted up to just below its linker, never lowered
                 h = hits[best[d]]
-                out[best[d]] = Hit(h.chunk, min(h.score + amount, cap * 0.999), h.dense, h.lexical)
-                continue
-            first = self.index.first_chunk(d)
-            if first is not None and (ok is None or self.index.row_of[first.id] in ok):
-                out.append(Hit(first, min(amount, cap * 0.999), None, None))
+                score = max(h.score, min(h.score + amount, cap * 0.999))
+                out[best[d]] = Hit(h.chunk, score, h.dense, h.lexical)
+            elif (first := self.index.first_chunk(d)) is not None:
+                missing.append(Hit(first, min(amount, cap * 0.999), None, None))
+        if missing and allowed is not None:  # filters bind linked pages too
+            rows = [self.index.row_of[h.chunk.id] for h in missing]
+            missing = [h for h, ok in zip(missing, np.isin(rows, allowed), strict=True) if ok]
+        out += missing
         out.sort(key=lambda h: -h.score)
         return out
 

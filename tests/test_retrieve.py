@@ -102,6 +102,23 @@ def test_named_titles_finds_capitalised_runs_that_are_titles() -> None:
     assert named_titles("A Long Headline Of Seven Words Here", titles) == set()  # too long to link
 
 
+def test_title_link_never_lowers_a_page_ranked_above_its_linker() -> None:
+    """The second passage names the first's title: the first keeps its place."""
+    from rag.retrieve import Retriever
+
+    class Titles:
+        def titled(self) -> dict[str, list[str]]:
+            return {"alpha": ["a"], "beta": ["b"]}
+
+    hits = [_hit("a", 0, 1.0), _hit("b", 0, 0.9), _hit("c", 0, 0.8)]
+    object.__setattr__(hits[1].chunk, "text", "Beta's page says Alpha did it.")
+    object.__setattr__(hits[0].chunk, "text", "nothing named here")
+    r = Retriever(Titles(), None, Settings(link_weight=1.0))  # type: ignore[arg-type]
+    out = r._title_links(hits, None)
+    assert [h.chunk.doc_id for h in out] == ["a", "b", "c"]
+    assert out[0].score == 1.0
+
+
 def test_title_links_lift_the_page_a_top_passage_names(tmp_path: Path, embedder: Embedder) -> None:
     texts = {
         "Blue Harbor": "Blue Harbor is a 1998 drama film directed by Mara Quell.",

@@ -194,7 +194,8 @@ def _judged_systems(
     y: np.ndarray,
     x: np.ndarray,
     rule: list[bool],
-    judged: tuple[dict[int, list[float]], float | None],
+    judged: dict[int, list[float]],
+    ms_per_sentence: float | None,
 ) -> dict[str, Any]:
     """Systems that use the judge, on the judged samples; everything tuned on batches 1-8.
 
@@ -205,7 +206,6 @@ def _judged_systems(
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
 
-    judged, ms_per_sentence = judged
     idx = sorted(judged)
     gold = [bool(y[i]) for i in idx]
     jf = np.array([_judge_features(judged[i]) for i in idx])
@@ -213,7 +213,7 @@ def _judged_systems(
     batch = [rows[i][0]["batch_id"] for i in idx]
     train = [k for k, b in enumerate(batch) if b in TRAIN_BATCHES]
     splits = {
-        "batches_1_8": [k for k, b in enumerate(batch) if b in TRAIN_BATCHES],
+        "batches_1_8": train,
         "batches_9_12": [k for k, b in enumerate(batch) if b in TEST_BATCHES],
         "all": list(range(len(idx))),
     }
@@ -383,9 +383,8 @@ def run_checker_bench(
         "machine_cores": __import__("os").cpu_count(),
     }
     if llm_judge:
-        record["llm_judge"] = _judged_systems(
-            rows, y, x, preds["ours"], _judge_scores(rows, llm_judge, judge_cache)
-        )
+        judged, ms = _judge_scores(rows, llm_judge, judge_cache)
+        record["llm_judge"] = _judged_systems(rows, y, x, preds["ours"], judged, ms)
         if record["llm_judge"]["n"] == len(rows):
             systems.update(record["llm_judge"].pop("systems"))
     _print(record)
