@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.eval.bench.checker import _metrics, worst_label
+from rag.eval.bench.checker import _metrics, alignment_features, worst_label
+from rag.types import Sentence
 from rag.eval.bench.refusal import _judge, normalize, stratified, token_f1
 from rag.eval.bench.retrieval import Question, run_retrieval_bench, sample_corpus, score
 from rag.load import make_document
@@ -16,6 +17,21 @@ from tests.conftest import data_dir, need_data
 
 def _q(gold: set[str]) -> Question:
     return Question("q", "?", frozenset(gold), None)
+
+
+def test_alignment_features_see_recombined_added_and_hedged_claims() -> None:
+    source = "The council approved the budget in March. Schools will receive new funding."
+    faithful = [Sentence("The council approved the budget in March.", True, 0.9)]
+    added = [
+        Sentence("The council approved the school budget.", True, 0.8),
+        Sentence("Mayor Lopez said it likely helps 3 schools.", False, 0.2),
+    ]
+    f = alignment_features(faithful, source, "x")
+    g = alignment_features(added, source, "x")
+    assert f["new_bigrams_max"] == 0 and f["new_names_sum"] == 0 and f["hedges_sum"] == 0
+    assert g["new_bigrams_min"] > 0  # "approved the school budget": known words, new pair
+    assert g["new_names_sum"] == 2  # Mayor, Lopez
+    assert g["new_numbers_sum"] == 1 and g["hedges_sum"] == 1
 
 
 def test_news_recall_and_mrr() -> None:
