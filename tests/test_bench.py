@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from rag.eval.bench.checker import _metrics, alignment_features, worst_label
-from rag.types import Sentence
 from rag.eval.bench.refusal import _judge, normalize, stratified, token_f1
 from rag.eval.bench.retrieval import Question, run_retrieval_bench, sample_corpus, score
 from rag.load import make_document
 from rag.settings import Settings
+from rag.types import Sentence
 from tests.conftest import data_dir, need_data
 
 
