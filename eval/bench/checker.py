@@ -11,7 +11,8 @@ how each sentence lines up with the source (novel word pairs, names, numbers, he
 under an L1 penalty picked by leave-one-batch-out CV on batches 1-8: 61.9 in that CV, 65.1 on
 1-8, but 54.8 on batches 9-12 against 58.8 for `ours_learned` - the added features fit how
 batches 1-8 were written, not hallucination, so `ours_learned` stays the reported model.
-Reference detectors come from each sample's metadata: GPT-4o, GPT-4-Turbo (1 = consistent) and HHEM-2.1 (score < 0.5 = hallucinated).
+Reference detectors come from each sample's metadata: GPT-4o, GPT-4-Turbo (1 = consistent)
+and HHEM-2.1 (score < 0.5 = hallucinated).
 """
 
 from __future__ import annotations
