@@ -27,6 +27,7 @@ import numpy as np
 from rag.terms import (
     NEGATIONS,
     STOPWORDS,
+    by_initials,
     has_negation,
     name_in,
     names,
@@ -236,6 +237,9 @@ class SupportChecker:
             and not name_in(n, span_lower, span_names)
             and not name_in(n, title_lower, title_names)
         ]
+        if missing_names:
+            initials = by_initials(claim, span_text + "\n" + titles)
+            missing_names = [n for n in missing_names if n not in initials]
         if missing_names:
             reasons.append("name " + ", ".join(sorted(missing_names)) + " not in the source")
             score = min(score, 0.35)
@@ -470,6 +474,9 @@ def missing_question_terms(question: str, evidence_text: str) -> list[str]:
     missing = [
         n for n in sorted(names(question)) if n not in skip and not name_in(n, low, ev_names)
     ]
+    if missing:
+        initials = by_initials(question, evidence_text)
+        missing = [n for n in missing if n not in initials]
     ev_numbers = numbers(evidence_text)
     # years and figures asked about must be there; small counts ("two") are too common to judge
     missing += [_fmt(n) for n in sorted(numbers(question)) if n >= 10 and n not in ev_numbers]

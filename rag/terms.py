@@ -8,6 +8,7 @@ changed figure is caught even when it is written differently.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 
 import Stemmer
@@ -165,12 +166,21 @@ _STARTERS = frozenset(
 )
 
 
+def fold(text: str) -> str:
+    """Accents dropped (Möngke → Mongke): a question typed without them names the same man."""
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
 def names(text: str) -> set[str]:
     """Capitalised words that are not sentence-initial function words: people, places, groups.
 
-    Returned lower-cased and aliased (U.S. → united_states) so spellings of one name agree.
+    Returned lower-cased, without accents and aliased (U.S. → united_states) so spellings of one
+    name agree.
     """
     out: set[str] = set()
+    text = fold(text)
     for long, short in _MULTIWORD.items():
         text = text.replace(long, short)
     for m in re.finditer(r"\b[A-Z][A-Za-z.\-]*[A-Za-z]\b|\b[A-Z]{2,}\b", text):
@@ -185,14 +195,52 @@ def names(text: str) -> set[str]:
     return out
 
 
+_DEMONYM = r"(?:ese|ians?|ans?|ish|eans?|is|i|ic)"
+
+
 def name_in(name: str, text_lower: str, text_names: set[str]) -> bool:
-    """Is this name in the text? Accepts aliases and demonym prefixes (Japan ~ Japanese)."""
+    """Is this name in the text? Accepts aliases, accents and the forms of a place's name
+    (Japan ~ Japanese, China ~ Chinese, Korean ~ Korea)."""
+    name = fold(name)
     if name in text_names:
         return True
+    text_lower = fold(text_lower)
     if "_" in name:  # an alias: look for any of its spellings
         spellings = [k for k, v in _ALIASES.items() if v == name] + [name.replace("_", " ")]
         return any(re.search(rf"\b{re.escape(k)}\b", text_lower) for k in spellings)
     if re.search(rf"\b{re.escape(name)}", text_lower):
         return True
     stemmed = stem(name)
-    return len(stemmed) >= 4 and re.search(rf"\b{re.escape(stemmed)}", text_lower) is not None
+    if len(stemmed) >= 4 and re.search(rf"\b{re.escape(stemmed)}", text_lower):
+        return True
+    base = re.sub(r"[aeiouy]+$", "", name)  # china → chin(ese), germany → german
+    if base != name and len(base) >= 4:
+        exact = "?" if len(base) >= 6 else ""
+        if re.search(rf"\b{re.escape(base)}{_DEMONYM}{exact}\b", text_lower):
+            return True
+    m = re.fullmatch(rf"([a-z]{{4,}}?){_DEMONYM}", name)  # korean → korea, chinese → china
+    return m is not None and re.search(rf"\b{m.group(1)}[aeiouy]*\b", text_lower) is not None
+
+
+_RUN = re.compile(r"\b[A-Z][a-z]+(?:(?:\s+(?:of|on|the|for|and|de|du|von)){0,2}\s+[A-Z][a-z]+)+")
+
+
+def spelled_out(text: str) -> dict[str, set[str]]:
+    """Initials of each name of several words → its words ("Treaty on European Union" → TEU)."""
+    out: dict[str, set[str]] = {}
+    for m in _RUN.finditer(fold(text)):
+        ws = [w for w in m.group(0).split() if w[0].isupper()]
+        while ws and (ws[0].lower() in STOPWORDS or ws[0].lower() in _STARTERS):
+            ws = ws[1:]  # "The Treaty of …": a sentence's first word is not part of the name
+        if len(ws) >= 2:
+            out.setdefault("".join(w[0] for w in ws), set()).update(w.lower() for w in ws)
+    return out
+
+
+def by_initials(text: str, other: str) -> set[str]:
+    """Names of `text` that `other` writes as initials, or spells out: "the Treaty of European
+    Union" is the TEU of a passage, and "the TEU" of a question its "Treaty on European Union"."""
+    other_caps = {w for w in words(other) if w.isupper() and len(w) >= 2}
+    out = {w for ini, ws in spelled_out(text).items() if ini in other_caps for w in ws}
+    spelled = spelled_out(other)
+    return out | {w.lower() for w in words(text) if w.isupper() and len(w) >= 2 and w in spelled}

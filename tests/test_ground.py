@@ -135,6 +135,34 @@ def test_terms_numbers_and_names() -> None:
     assert names("However, the U.S. and the United States met Japan.") == {"united_states", "japan"}
 
 
+def test_names_match_across_accents_place_forms_and_initials() -> None:
+    ev = "Möngke Khan was elected Great Khan. The Chinese medical tradition had four schools."
+    assert missing_question_terms("When did Mongke become Great Khan?", ev) == []
+    assert missing_question_terms("How many medical schools were recognized in China?", ev) == []
+    assert missing_question_terms("How many medical schools were there in Korea?", ev) == ["korea"]
+    tfeu = "Article 34 of the Treaty on the Functioning of the European Union applies."
+    assert missing_question_terms("Which TFEU article bans quotas?", tfeu) == []
+    assert missing_question_terms("Which TEU article bans quotas?", tfeu) == ["teu"]
+
+
+def test_a_name_written_as_initials_in_the_source_is_supported(embedder: Embedder) -> None:
+    text = (
+        "The TEU specifically excludes certain regions, for example the Faroe Islands, from the "
+        "jurisdiction of European Union law."
+    )
+    units = [Unit("d", "d:0", 0, len(text), text, (0,))]
+    vecs = embedder.embed([text])
+    checker = SupportChecker(embedder, 0.5)
+
+    def verdict(claim: str):
+        return checker.check(claim, units, vecs, embedder.embed([claim])[0], {"d:0": "EU law"})
+
+    ok = verdict("The Treaty on European Union excludes the Faroe Islands from EU jurisdiction.")
+    assert ok.support >= 0.5, ok.reason
+    swapped = verdict("The Treaty of Lisbon excludes the Faroe Islands from EU jurisdiction.")
+    assert swapped.support < 0.5 and "lisbon" in swapped.reason
+
+
 def test_question_openers_and_weekdays_are_not_required_names() -> None:
     ev = "The festival at Coeur d'Alene City Park drew 4,000 people."
     assert missing_question_terms("Approximately how many people came to the festival?", ev) == []
