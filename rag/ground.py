@@ -28,6 +28,7 @@ from rag.terms import (
     NEGATIONS,
     STOPWORDS,
     by_initials,
+    fold,
     has_negation,
     name_in,
     names,
@@ -228,7 +229,10 @@ class SupportChecker:
         # A name found only elsewhere in the article is how a swapped name slips through.
         span_lower = span_text.lower()
         span_names = names(span_text)
-        titles = " ".join({context.get(u.chunk_id, "").split("\n", 1)[0] for u in picked})
+        # file-name titles ("Yuan_dynasty") name their subject with spaces
+        titles = " ".join(
+            {context.get(u.chunk_id, "").split("\n", 1)[0].replace("_", " ") for u in picked}
+        )
         title_lower, title_names = titles.lower(), names(titles)
         missing_names = [
             n
@@ -239,7 +243,12 @@ class SupportChecker:
         ]
         if missing_names:
             initials = by_initials(claim, span_text + "\n" + titles)
-            missing_names = [n for n in missing_names if n not in initials]
+            around = " ".join({context.get(u.chunk_id, "") for u in picked})
+            missing_names = [
+                n
+                for n in missing_names
+                if n not in initials and not _rest_of_a_name(n, claim, span_text, around)
+            ]
         if missing_names:
             reasons.append("name " + ", ".join(sorted(missing_names)) + " not in the source")
             score = min(score, 0.35)
@@ -354,10 +363,34 @@ def aligned_edits(claim: str, picked: Sequence[Unit]) -> dict[str, str]:
             if op != "replace" or not caps or not source_caps or "name" in found:
                 continue
             low = " ".join(source_caps).lower()
-            new = [w for w in caps if not name_in(_name_key(w), low, names(" ".join(source_caps)))]
+            initials = by_initials(" ".join(mine), " ".join(theirs))
+            new = [
+                w
+                for w in caps
+                if not name_in(_name_key(w), low, names(" ".join(source_caps)))
+                and w.lower() not in initials
+            ]
             if new:
                 found["name"] = f"name {new[0]} where the source says {' '.join(source_caps)}"
     return found
+
+
+_NAME_RUN = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+")
+
+
+def _rest_of_a_name(name: str, claim: str, span: str, around: str) -> bool:
+    """Is `name` the rest of a name the span gives in part ("Kublai Khan" for the span's
+    "Kublai"), written out in full around the span (its chunk or article)? Only then: "John
+    Smith" for a span's "John" is a swapped surname unless the article names John Smith."""
+    span_lower, span_names = span.lower(), names(span)
+    for m in _NAME_RUN.finditer(fold(claim)):
+        run = m.group(0)
+        parts = [p.lower() for p in run.split()]
+        if name not in parts or run not in fold(around):
+            continue
+        if any(p != name and name_in(p, span_lower, span_names) for p in parts):
+            return True
+    return False
 
 
 # Words that turn a copied sentence into its contrary when swapped for each other: before and

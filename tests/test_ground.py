@@ -163,6 +163,40 @@ def test_a_name_written_as_initials_in_the_source_is_supported(embedder: Embedde
     assert swapped.support < 0.5 and "lisbon" in swapped.reason
 
 
+def test_names_from_a_file_name_title_or_a_name_given_in_part(embedder: Embedder) -> None:
+    text = "Some documents such as Wang Zhen's Nong Shu were printed with movable type."
+    around = "Yuan_dynasty\nKublai Khan ruled. " + text
+    units = [Unit("d", "d:0", 0, len(text), text, (0,))]
+    vecs = embedder.embed([text])
+    checker = SupportChecker(embedder, 0.5)
+
+    def verdict(claim: str):
+        return checker.check(claim, units, vecs, embedder.embed([claim])[0], {"d:0": around})
+
+    assert verdict("The Nong Shu was written by Wang Zhen of the Yuan Dynasty.").support >= 0.5
+    assert verdict("The Nong Shu was written by Wang Zhen of the Ming Dynasty.").support < 0.5
+    # the chunk names Kublai Khan, the span only Kublai: not a way to bring in a new name
+    kublai = "Kublai created the Imperial Academy of Medicine."
+    units = [Unit("d", "d:0", 0, len(kublai), kublai, (0,))]
+    vecs = embedder.embed([kublai])
+    ok = checker.check(
+        "Kublai Khan created the Imperial Academy of Medicine.",
+        units,
+        vecs,
+        embedder.embed(["Kublai Khan created the Imperial Academy of Medicine."])[0],
+        {"d:0": "Yuan_dynasty\nKublai Khan ruled. " + kublai},
+    )
+    assert ok.support >= 0.5, ok.reason
+    swapped = checker.check(
+        "Kublai Smith created the Imperial Academy of Medicine.",
+        units,
+        vecs,
+        embedder.embed(["Kublai Smith created the Imperial Academy of Medicine."])[0],
+        {"d:0": "Yuan_dynasty\nKublai Khan ruled. " + kublai},
+    )
+    assert swapped.support < 0.5 and "smith" in swapped.reason
+
+
 def test_question_openers_and_weekdays_are_not_required_names() -> None:
     ev = "The festival at Coeur d'Alene City Park drew 4,000 people."
     assert missing_question_terms("Approximately how many people came to the festival?", ev) == []
