@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.judge import gives_token_probabilities, yes_no
+from rag.judge import gives_token_probabilities, yes_no, yes_no_many
 from rag.llm import ChatMessage, chatml
 from rag.types import Hit
 
@@ -34,6 +34,11 @@ SYSTEM = "You are a careful reader."
 USER = (
     "Passage: {title}\n{text}\n\nQuestion: {question}\n\n"
     "Does the passage contain the answer to this question? Answer Yes or No."
+)
+ASK = "Does the passage contain the answer to this question? Answer Yes or No."
+CHECK = (
+    "Proposed answer: {answer}\n\n"
+    "Is the proposed answer correct according to the passage? Answer Yes or No."
 )
 
 
@@ -65,3 +70,41 @@ def answerable_logodds(
         if best >= enough:
             break
     return best
+
+
+def checked_logodds(
+    llm: Any,
+    question: str,
+    answer: str,
+    hits: list[Hit],
+    titles: dict[str, str],
+    chunks: int = 2,
+) -> float | None:
+    """After drafting: the gate's best log-odds plus the best log-odds that the drafted answer
+    is correct, over the first `chunks` passages (each passage and the question read once, both
+    asked after it: rag.judge.yes_no_many). None without token probabilities or passages.
+
+    Why the sum: on an unanswerable question the model drafts the answer to the question the
+    passage does answer; asked whether *that answer* is correct, it often says no where it said
+    yes to "does the passage contain the answer". Measured on 120 SQuAD 2.0 questions outside
+    the refusal bench's samples (60 unanswerable), refusing below a bar on the sum: 85% of the
+    unanswerables refused at 3.25 with answerables correct 0.567, where the gate alone needs
+    2.25 for 85% and keeps 0.533 correct, and no gate at all keeps 0.617 (AUC 0.79 vs 0.77).
+    News facts are judged less surely (the seed suite's "How much aid did the US Congress fail
+    to approve?" sums to 3.15 with a right answer), so the default bar is 2.75: 78% refused, 0.567
+    correct on those 120.
+    """
+    if not gives_token_probabilities(llm) or not hits:
+        return None
+    gate, check = float("-inf"), float("-inf")
+    for h in hits[:chunks]:
+        user = USER.format(
+            title=titles.get(h.chunk.doc_id, ""), text=h.chunk.text, question=question
+        )
+        prompt = chatml(
+            [ChatMessage(role="system", content=SYSTEM), ChatMessage(role="user", content=user)]
+        )
+        prefix, tail = prompt.split(ASK)  # cut after "Question: …\n\n": same tokens as whole
+        g, c = yes_no_many(llm, prefix, [ASK + tail, CHECK.format(answer=answer[:600]) + tail])
+        gate, check = max(gate, g), max(check, c)
+    return gate + check

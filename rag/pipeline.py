@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from rag.answer import build_messages, number_evidence, select_evidence
-from rag.answerable import answerable_logodds
+from rag.answerable import answerable_logodds, checked_logodds
 from rag.chunk import chunk_document
 from rag.embed import Embedder
 from rag.errors import LoadError, NewsragError
@@ -383,7 +383,36 @@ class Pipeline:
                     )
                 elif conflict:
                     reason = f"The question assumes what the sources contradict: {conflict}."
+                else:
+                    reason = self._check_answer(query, supported, hits, titles, timings)
         yield finish(sentences, bool(reason), reason, draft)
+
+    def _check_answer(
+        self,
+        query: Query,
+        supported: list[Sentence],
+        hits: list[Hit],
+        titles: dict[str, str],
+        timings: dict[str, float],
+    ) -> str:
+        """'' when the model, shown the passages again, confirms the drafted answer; else why."""
+        s = self.settings
+        if not s.answer_check:
+            return ""
+        t0 = time.perf_counter()
+        answer = " ".join(x.text for x in supported)
+        odds = checked_logodds(self.llm, query.text, answer, hits, titles, s.answerable_chunks)
+        timings["check_ms"] = (time.perf_counter() - t0) * 1000
+        if odds is None:
+            return ""
+        timings["answer_check_logodds"] = odds
+        if odds >= s.answer_check_min:
+            return ""
+        return (
+            "The model, shown the passages again, does not confirm the drafted answer (yes/no "
+            f"log-odds {odds:.1f} for 'the passages hold the answer' plus 'this answer is "
+            f"correct', below {s.answer_check_min})."
+        )
 
     def _evidence(
         self, query: Query, hits: list[Hit], docs: dict[str, Document]
