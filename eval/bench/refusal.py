@@ -146,6 +146,7 @@ def run_refusal_bench(
                 "answer": a.text,
                 "reason": a.refusal_reason,
                 "answerable_logodds": a.timings.get("answerable_logodds"),
+                "answer_check_logodds": a.timings.get("answer_check_logodds"),
                 "quotes": [c.quote for c in a.citations],
                 "correct": correct,
                 "f1": round(f1, 4),
@@ -195,6 +196,9 @@ def run_refusal_bench(
                 "refuse_min_coverage",
                 "answerable_gate",
                 "answerable_min",
+                "answer_check",
+                "answer_check_min",
+                "link_weight",
                 "llm_model",
             )
         },
