@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag.answerable import checked_logodds
 from rag.pipeline import Pipeline
 
 pytestmark = pytest.mark.slow
@@ -43,6 +44,20 @@ def test_answerability_gate_reads_the_passages(real: Pipeline) -> None:
     assert lacking is not None and lacking < s.answerable_min
     a = real.ask(q)
     assert a.refused and "do not contain the answer" in a.refusal_reason and not a.draft
+
+
+def test_answer_check_confirms_a_right_answer_not_a_wrong_one(real: Pipeline) -> None:
+    """After drafting, the model is asked again with the answer: the article's answer clears
+    the bar (it is answered, not refused), a swapped maker scores lower."""
+    q = "Who manufactures Patriot missiles in Japan?"
+    hits = real.retrieve(q)
+    titles = {h.chunk.doc_id: real.index.documents[h.chunk.doc_id].title for h in hits}
+    right = checked_logodds(real.llm, q, "Mitsubishi Heavy Industries makes them.", hits, titles)
+    wrong = checked_logodds(real.llm, q, "Boeing makes them.", hits, titles)
+    assert right is not None and wrong is not None
+    assert right >= real.settings.answer_check_min and wrong < right
+    a = real.ask(q)
+    assert not a.refused and a.timings["answer_check_logodds"] >= real.settings.answer_check_min
 
 
 def test_judge_reads_the_source_once_for_many_claims(real: Pipeline) -> None:

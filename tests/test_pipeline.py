@@ -38,6 +38,31 @@ def test_question_about_absent_entity_refused(seed_pipe: Pipeline) -> None:
     assert a.refused and "south" in a.refusal_reason.lower()
 
 
+def test_answer_the_model_does_not_confirm_is_refused(
+    seed_pipe: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer check's verdict decides, after every other check passed (the extractive
+    stand-in gives no token probabilities, so the check is simulated here; test_e2e.py runs it
+    with the real model)."""
+    q = "Who manufactures the Patriot missiles in Japan?"
+    seen: list[str] = []
+
+    def check(llm, question, answer, hits, titles, chunks):
+        seen.append(answer)
+        return 1.0
+
+    monkeypatch.setattr("rag.pipeline.checked_logodds", check)
+    a = seed_pipe.ask(q)
+    assert a.refused and "does not confirm" in a.refusal_reason and "1.0" in a.refusal_reason
+    assert seen and "Mitsubishi" in seen[0]  # the supported answer is what the model is shown
+    monkeypatch.setattr("rag.pipeline.checked_logodds", lambda *args: 9.0)
+    b = seed_pipe.ask(q)
+    assert not b.refused and b.timings["answer_check_logodds"] == 9.0
+    off = Pipeline(seed_pipe.settings.with_overrides(answer_check=False))
+    monkeypatch.setattr("rag.pipeline.checked_logodds", check)
+    assert not off.ask(q).refused
+
+
 def test_stream_yields_text_then_answer(seed_pipe: Pipeline) -> None:
     events = list(seed_pipe.stream("What is Japan considering exporting to the UK?"))
     assert isinstance(events[-1], Answer)
