@@ -66,9 +66,13 @@ def _checker(args: argparse.Namespace, settings: SettingsFn) -> int:
 
 
 def _refusal(args: argparse.Namespace, settings: SettingsFn) -> int:
-    from rag.eval.bench.refusal import run_refusal_bench
+    from rag.eval.bench.refusal import news_answers, run_refusal_bench
 
     s = settings(args)
+    if args.news_only:
+        news = news_answers(s, args.data or s.data, args.news or 40, args.seed)
+        write_record({"bench": "refusal", "news": news}, args.json)
+        return 0
     record = run_refusal_bench(
         s,
         args.data or s.data,
@@ -76,6 +80,7 @@ def _refusal(args: argparse.Namespace, settings: SettingsFn) -> int:
         args.limit or None,
         args.seed,
         peer=not args.no_peer and s.llm_backend != "extractive",
+        news=args.news,
     )
     write_record(record, args.json)
     return 0
@@ -156,6 +161,13 @@ def add_bench_command(
     f.add_argument("--limit", type=int, default=40, help="stratified sample size (0 = all)")
     f.add_argument("--seed", type=int, default=7)
     f.add_argument("--no-peer", action="store_true", help="ours only")
+    f.add_argument(
+        "--news",
+        type=int,
+        default=0,
+        help="also ask N RealTimeQA questions (all answerable): what refusal costs on news",
+    )
+    f.add_argument("--news-only", action="store_true", help="only the --news questions")
     f.add_argument("--json", help="write the JSON record here")
     common(f)
     f.set_defaults(func=lambda a: _refusal(a, settings))

@@ -109,6 +109,67 @@ def _peer(pipe: Pipeline) -> Any:
     return CitationQueryEngine(retriever=SameRetriever(), llm=llm, citation_chunk_size=1024)
 
 
+def news_answers(settings: Settings, data: Path, limit: int, seed: int) -> dict[str, Any]:
+    """RealTimeQA questions with gold articles, asked over the 3,764-article pool as of their
+    quiz date: every one is answerable, so refusals here are what a check costs on news.
+
+    Correct = the quiz's answer text (quotes and punctuation normalised) inside the answer; for
+    a refused question the supported draft is scored too, to show what a refusal gave away.
+    """
+    from tqdm import tqdm
+
+    from rag.eval.bench.retrieval import load_dataset, sample
+
+    docs, qs, fingerprint = load_dataset("realtimeqa", data, None)
+    qs = sample(qs, limit, seed)
+    raw = {
+        str(r["question_id"]): r
+        for r in map(json.loads, (data / "realtimeqa_news" / "questions.jsonl").open())
+    }
+    pipe = cached_pipeline("realtimeqa", docs, fingerprint, settings)
+    rows = []
+    for q in tqdm(qs, desc="news", unit="q"):
+        golds = [g.strip("“”\"' ") for g in raw[q.id].get("answer_text") or []]
+        t = time.perf_counter()
+        a = pipe.ask(q.text, as_of=q.as_of)
+        supported = " ".join(x.text for x in a.sentences if x.supported)
+        rows.append(
+            {
+                "id": q.id,
+                "question": q.text,
+                "refused": a.refused,
+                "reason": a.refusal_reason,
+                "correct": _judge(a.text, a.refused, golds)[0],
+                "supported_draft_correct": _judge(supported, False, golds)[0],
+                "cites_gold": any(c.doc_id in q.gold for c in a.citations) and not a.refused,
+                "answerable_logodds": a.timings.get("answerable_logodds"),
+                "answer_check_logodds": a.timings.get("answer_check_logodds"),
+                "seconds": round(time.perf_counter() - t, 2),
+            }
+        )
+    n = max(1, len(rows))
+    by_check = [r for r in rows if r["refused"] and "does not confirm" in r["reason"]]
+    out = {
+        "n": len(rows),
+        "answered": round(sum(not r["refused"] for r in rows) / n, 4),
+        "correct": round(sum(r["correct"] for r in rows) / n, 4),
+        "cites_gold": round(sum(r["cites_gold"] for r in rows) / n, 4),
+        "refused_by_answer_check": round(len(by_check) / n, 4),
+        "correct_drafts_refused_by_answer_check": sum(
+            r["supported_draft_correct"] for r in by_check
+        ),
+        "seconds_per_question": round(sum(r["seconds"] for r in rows) / n, 2),
+        "cases": rows,
+    }
+    print(
+        f"news   answered {out['answered']:.2f} correct {out['correct']:.2f} cites gold "
+        f"{out['cites_gold']:.2f} | refused by the answer check "
+        f"{out['refused_by_answer_check']:.2f} ({out['correct_drafts_refused_by_answer_check']} "
+        "of them correct drafts)"
+    )
+    return out
+
+
 def run_refusal_bench(
     settings: Settings,
     data: Path,
@@ -116,6 +177,7 @@ def run_refusal_bench(
     limit: int | None = 40,
     seed: int = 7,
     peer: bool = True,
+    news: int = 0,
 ) -> dict[str, Any]:
     from tqdm import tqdm
 
@@ -204,6 +266,8 @@ def run_refusal_bench(
         },
         "cases": systems,
     }
+    if news:
+        record["news"] = news_answers(settings, data, news, seed)
     for name, m in record["systems"].items():
         print(
             f"{name:6} unanswerable refused {m['unanswerable_refused']:.2f} | answerable "
