@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from rag.eval.bench.checker import _metrics, alignment_features, worst_label
+from rag.eval.bench.checker import (
+    _metrics,
+    alignment_features,
+    sentence_labels,
+    sentence_spans,
+    worst_label,
+)
 from rag.eval.bench.refusal import _judge, normalize, stratified, token_f1
 from rag.eval.bench.retrieval import Question, run_retrieval_bench, sample_corpus, score
 from rag.load import make_document
@@ -71,6 +77,31 @@ def test_faithbench_worst_label() -> None:
     s = {"annotations": [{"label": ["Benign"]}, {"label": ["Unwanted", "Unwanted.Extrinsic"]}]}
     assert worst_label(s) == "Unwanted"
     assert worst_label({"annotations": []}) == "Consistent"
+
+
+def test_faithbench_sentence_labels_from_unwanted_spans() -> None:
+    summary = "The council met on Monday. It approved a budget of 5 million."
+    second = summary.index("It approved")
+    budget = summary.index("5 million")
+
+    def span(label: str, start: int, end: int) -> dict[str, object]:
+        return {"label": [label], "summary_start": start, "summary_end": end}
+
+    sample = {
+        "summary": summary,
+        "annotations": [
+            span("Unwanted", budget, budget + 9),
+            span("Questionable", 4, second + 2),  # overlaps both sentences: does not count
+        ],
+    }
+    texts = ["The council met on Monday.", "It approved a budget of 5 million."]
+    assert sentence_spans(summary, texts) == [(0, second - 1), (second, len(summary))]
+    assert sentence_labels(sample, texts) == [False, True]
+    sample["annotations"] = sample["annotations"][1:]
+    assert sentence_labels(sample, texts) == [False, False]
+    # a dropped preamble ("The passage states that") still places the sentence
+    lead = "The passage states that it rained."
+    assert sentence_spans(lead, ["It rained."]) == [(0, len(lead))]
 
 
 def test_squad_scoring() -> None:
