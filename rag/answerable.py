@@ -79,10 +79,12 @@ def checked_logodds(
     hits: list[Hit],
     titles: dict[str, str],
     chunks: int = 2,
-) -> float | None:
-    """After drafting: the gate's best log-odds plus the best log-odds that the drafted answer
+) -> tuple[float, float] | None:
+    """After drafting: the gate's best log-odds and the best log-odds that the drafted answer
     is correct, over the first `chunks` passages (each passage and the question read once, both
-    asked after it: rag.judge.yes_no_many). None without token probabilities or passages.
+    asked after it: rag.judge.yes_no_many). The pipeline refuses below a bar on their sum; the
+    two parts are returned so a benchmark can study each. None without token probabilities or
+    passages.
 
     Why the sum: on an unanswerable question the model drafts the answer to the question the
     passage does answer; asked whether *that answer* is correct, it often says no where it said
@@ -107,4 +109,4 @@ def checked_logodds(
         prefix, tail = prompt.split(ASK)  # cut after "Question: …\n\n": same tokens as whole
         g, c = yes_no_many(llm, prefix, [ASK + tail, CHECK.format(answer=answer[:600]) + tail])
         gate, check = max(gate, g), max(check, c)
-    return gate + check
+    return gate, check

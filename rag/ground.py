@@ -440,13 +440,21 @@ def _negates(text: str, claim: str) -> bool:
 
     A negation elsewhere in the quoted sentence ("… defined using Boolean circuits. #P is a
     class of counting problems (not decision problems)", "the yes/no answers") does not make
-    the claim's polarity differ: the negated clause must share two content words with it.
+    the claim's polarity differ: the negated clause must share two content words with it, and
+    be (or tie with) the clause the claim matches best, by the share of the clause's words it
+    repeats - "Huguenot immigrants did not disperse or settle in different parts of the country,
+    but rather, formed three societies …; another 21 miles north of New York in a town which
+    they named New Rochelle" does not deny that they settled New Rochelle. A near-copy matches
+    every clause alike, so a negation dropped from any of them still counts.
     """
     want = set(tokens(claim))
-    for clause in _CLAUSE.split(text):
-        if has_negation(clause) and len(set(tokens(clause)) & want) >= 2:
-            return True
-    return False
+    clauses = []
+    for c in _CLAUSE.split(text):
+        own = set(tokens(c))
+        if len(own & want) >= 2:
+            clauses.append((len(own & want) / len(own), c))
+    best = max((r for r, _ in clauses), default=0.0)
+    return any(r >= best - 0.1 and has_negation(c) for r, c in clauses)
 
 
 def _negations(ws: Sequence[str]) -> int:
@@ -528,7 +536,9 @@ def premise_conflict(question: str, quoted: str) -> str:
     timetable", "respond in a specific way" against "non-specific"). An answer drawn from that
     sentence is well supported and still answers a question nobody asked. Also a wh-question
     whose answer is the source denying the very thing asked ("What is fully understood about γδ T
-    cells?" – "…are not fully understood").
+    cells?" – "…are not fully understood"), the denial in the clause about what is asked: in
+    "Without the pressure reaching supercritical levels …, turbine entry temperatures are
+    typically 565 °C (the creep limit of stainless steel)" nothing about the creep limit is denied.
     """
     q_words = {w.lower() for w in words(question)}
     s_words = {w.lower() for w in words(quoted)}
@@ -546,7 +556,7 @@ def premise_conflict(question: str, quoted: str) -> str:
     if (
         _WH.match(question)
         and not has_negation(question)
-        and has_negation(quoted)
+        and _negates(quoted, question)
         and q_tokens
         and len(q_tokens & set(tokens(quoted))) / len(q_tokens) >= 0.8
     ):

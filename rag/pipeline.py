@@ -401,11 +401,13 @@ class Pipeline:
             return ""
         t0 = time.perf_counter()
         answer = " ".join(x.text for x in supported)
-        odds = checked_logodds(self.llm, query.text, answer, hits, titles, s.answerable_chunks)
+        parts = checked_logodds(self.llm, query.text, answer, hits, titles, s.answerable_chunks)
         timings["check_ms"] = (time.perf_counter() - t0) * 1000
-        if odds is None:
+        if parts is None:
             return ""
+        odds = sum(parts)
         timings["answer_check_logodds"] = odds
+        timings["answer_check_gate"], timings["answer_check_correct"] = parts
         if odds >= s.answer_check_min:
             return ""
         return (

@@ -55,7 +55,9 @@ def test_answer_check_confirms_a_right_answer_not_a_wrong_one(real: Pipeline) ->
     right = checked_logodds(real.llm, q, "Mitsubishi Heavy Industries makes them.", hits, titles)
     wrong = checked_logodds(real.llm, q, "Boeing makes them.", hits, titles)
     assert right is not None and wrong is not None
-    assert right >= real.settings.answer_check_min and wrong < right
+    assert sum(right) >= real.settings.answer_check_min and sum(wrong) < sum(right)
+    # the passages and the question are the same: only the verdict on the answer differs
+    assert abs(right[0] - wrong[0]) < 0.3 and wrong[1] < right[1]
     a = real.ask(q)
     assert not a.refused and a.timings["answer_check_logodds"] >= real.settings.answer_check_min
 

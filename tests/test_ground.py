@@ -221,6 +221,39 @@ def test_premise_conflict_with_the_quoted_source() -> None:
     assert premise_conflict("Who agrees the timetable of business in the chamber?", agrees) == ""
     assert premise_conflict("Are the conditions of γδ T cells understood?", cells) == ""
     assert premise_conflict("Which defenses are non-specific?", innate) == ""
+    # the denial must be in the clause about what is asked
+    steam = (
+        "Without the pressure reaching supercritical levels for the working fluid, the range is "
+        "quite small; in steam turbines, turbine entry temperatures are typically 565 °C (the "
+        "creep limit of stainless steel) and condenser temperatures are around 30 °C."
+    )
+    assert premise_conflict("What is 565 °C the creep limit of?", steam) == ""
+
+
+def test_negation_in_another_clause_of_the_source(embedder: Embedder) -> None:
+    """A negated clause the claim does not restate leaves its polarity alone; a negation dropped
+    from a near-copy of the source, or added to one, is still caught."""
+    text = (
+        "Huguenot immigrants did not disperse or settle in different parts of the country, but "
+        "rather, formed three societies or congregations; one in the city of New York, another "
+        "21 miles north of New York in a town which they named New Rochelle."
+    )
+    units = [Unit("d", "d:0", 0, len(text), text, (0,))]
+    vecs = embedder.embed([text])
+    checker = SupportChecker(embedder, 0.5)
+
+    def verdict(claim: str):
+        return checker.check(claim, units, vecs, embedder.embed([claim])[0], {"d:0": "Huguenot"})
+
+    ok = verdict("New Rochelle, New York, is the city north of New York where Huguenots settled.")
+    assert ok.support >= 0.5, ok.reason
+    dropped = verdict(
+        "Huguenot immigrants did disperse or settle in different parts of the country, but "
+        "rather, formed three societies or congregations."
+    )
+    assert dropped.support < 0.5 and "negation" in dropped.reason
+    added = verdict("Huguenot immigrants did not name a town north of New York New Rochelle.")
+    assert added.support < 0.5, added.reason
 
 
 def test_partial_answers_name_the_part_not_covered() -> None:

@@ -49,15 +49,16 @@ def test_answer_the_model_does_not_confirm_is_refused(
 
     def check(llm, question, answer, hits, titles, chunks):
         seen.append(answer)
-        return 1.0
+        return 0.25, 0.75
 
     monkeypatch.setattr("rag.pipeline.checked_logodds", check)
     a = seed_pipe.ask(q)
     assert a.refused and "does not confirm" in a.refusal_reason and "1.0" in a.refusal_reason
     assert seen and "Mitsubishi" in seen[0]  # the supported answer is what the model is shown
-    monkeypatch.setattr("rag.pipeline.checked_logodds", lambda *args: 9.0)
+    monkeypatch.setattr("rag.pipeline.checked_logodds", lambda *args: (4.0, 5.0))
     b = seed_pipe.ask(q)
     assert not b.refused and b.timings["answer_check_logodds"] == 9.0
+    assert (b.timings["answer_check_gate"], b.timings["answer_check_correct"]) == (4.0, 5.0)
     off = Pipeline(seed_pipe.settings.with_overrides(answer_check=False))
     monkeypatch.setattr("rag.pipeline.checked_logodds", check)
     assert not off.ask(q).refused
