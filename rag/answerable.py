@@ -94,7 +94,11 @@ def checked_logodds(
     2.25 for 85% and keeps 0.533 correct, and no gate at all keeps 0.617 (AUC 0.79 vs 0.77).
     News facts are judged less surely (the seed suite's "How much aid did the US Congress fail
     to approve?" sums to 3.15 with a right answer), so the default bar is 2.75: 78% refused, 0.567
-    correct on those 120.
+    correct on those 120. Checked on the refusal bench's samples, and on 100 more questions
+    disjoint from them on which a grid over both bars (and a third on the answer part alone)
+    found nothing better within the seed article's limits: unanswerables refused 0.66 -> 0.80,
+    0.45 -> 0.65 and 0.75 -> 0.80 with the gate alone -> with this check, answerables correct
+    0.58 -> 0.58, 0.65 -> 0.65 and 0.70 -> 0.65 (100, 80 and 40 questions).
     """
     if not gives_token_probabilities(llm) or not hits:
         return None
