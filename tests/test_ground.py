@@ -145,17 +145,24 @@ def test_names_match_across_accents_place_forms_and_initials() -> None:
     assert missing_question_terms("Which TEU article bans quotas?", tfeu) == ["teu"]
 
 
-def test_a_name_written_as_initials_in_the_source_is_supported(embedder: Embedder) -> None:
-    text = (
-        "The TEU specifically excludes certain regions, for example the Faroe Islands, from the "
-        "jurisdiction of European Union law."
-    )
+def one_span_verdict(embedder: Embedder, text: str, around: str):
+    """A checker over one quoted span (`around`: its chunk and title): claim -> verdict."""
     units = [Unit("d", "d:0", 0, len(text), text, (0,))]
     vecs = embedder.embed([text])
     checker = SupportChecker(embedder, 0.5)
 
     def verdict(claim: str):
-        return checker.check(claim, units, vecs, embedder.embed([claim])[0], {"d:0": "EU law"})
+        return checker.check(claim, units, vecs, embedder.embed([claim])[0], {"d:0": around})
+
+    return verdict
+
+
+def test_a_name_written_as_initials_in_the_source_is_supported(embedder: Embedder) -> None:
+    text = (
+        "The TEU specifically excludes certain regions, for example the Faroe Islands, from the "
+        "jurisdiction of European Union law."
+    )
+    verdict = one_span_verdict(embedder, text, "EU law")
 
     ok = verdict("The Treaty on European Union excludes the Faroe Islands from EU jurisdiction.")
     assert ok.support >= 0.5, ok.reason
@@ -165,35 +172,15 @@ def test_a_name_written_as_initials_in_the_source_is_supported(embedder: Embedde
 
 def test_names_from_a_file_name_title_or_a_name_given_in_part(embedder: Embedder) -> None:
     text = "Some documents such as Wang Zhen's Nong Shu were printed with movable type."
-    around = "Yuan_dynasty\nKublai Khan ruled. " + text
-    units = [Unit("d", "d:0", 0, len(text), text, (0,))]
-    vecs = embedder.embed([text])
-    checker = SupportChecker(embedder, 0.5)
-
-    def verdict(claim: str):
-        return checker.check(claim, units, vecs, embedder.embed([claim])[0], {"d:0": around})
-
+    verdict = one_span_verdict(embedder, text, "Yuan_dynasty\nKublai Khan ruled. " + text)
     assert verdict("The Nong Shu was written by Wang Zhen of the Yuan Dynasty.").support >= 0.5
     assert verdict("The Nong Shu was written by Wang Zhen of the Ming Dynasty.").support < 0.5
     # the chunk names Kublai Khan, the span only Kublai: not a way to bring in a new name
     kublai = "Kublai created the Imperial Academy of Medicine."
-    units = [Unit("d", "d:0", 0, len(kublai), kublai, (0,))]
-    vecs = embedder.embed([kublai])
-    ok = checker.check(
-        "Kublai Khan created the Imperial Academy of Medicine.",
-        units,
-        vecs,
-        embedder.embed(["Kublai Khan created the Imperial Academy of Medicine."])[0],
-        {"d:0": "Yuan_dynasty\nKublai Khan ruled. " + kublai},
-    )
+    verdict = one_span_verdict(embedder, kublai, "Yuan_dynasty\nKublai Khan ruled. " + kublai)
+    ok = verdict("Kublai Khan created the Imperial Academy of Medicine.")
     assert ok.support >= 0.5, ok.reason
-    swapped = checker.check(
-        "Kublai Smith created the Imperial Academy of Medicine.",
-        units,
-        vecs,
-        embedder.embed(["Kublai Smith created the Imperial Academy of Medicine."])[0],
-        {"d:0": "Yuan_dynasty\nKublai Khan ruled. " + kublai},
-    )
+    swapped = verdict("Kublai Smith created the Imperial Academy of Medicine.")
     assert swapped.support < 0.5 and "smith" in swapped.reason
 
 
@@ -238,12 +225,7 @@ def test_negation_in_another_clause_of_the_source(embedder: Embedder) -> None:
         "rather, formed three societies or congregations; one in the city of New York, another "
         "21 miles north of New York in a town which they named New Rochelle."
     )
-    units = [Unit("d", "d:0", 0, len(text), text, (0,))]
-    vecs = embedder.embed([text])
-    checker = SupportChecker(embedder, 0.5)
-
-    def verdict(claim: str):
-        return checker.check(claim, units, vecs, embedder.embed([claim])[0], {"d:0": "Huguenot"})
+    verdict = one_span_verdict(embedder, text, "Huguenot")
 
     ok = verdict("New Rochelle, New York, is the city north of New York where Huguenots settled.")
     assert ok.support >= 0.5, ok.reason
