@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.llm.replay import Replay
+
 PROMPT = (
     "<|im_start|>system\nYou are a careful fact checker.<|im_end|>\n<|im_start|>user\n"
     "Source: {source}\n\nClaim: {claim}\n\nDoes the source state the claim? Answer Yes or No."
@@ -44,6 +46,12 @@ def yes_no_many(llm: Any, prefix: str, suffixes: list[str]) -> list[float]:
     dozen tokens per claim, instead of the whole prompt per claim (the KV cache is cut back to
     the prefix before each suffix). The tokens are those of the whole prompt; the scores differ
     from one-batch evaluation by ~0.1 (llama.cpp's arithmetic depends on the batch split)."""
+    replay = getattr(llm, "replay", None)  # rag.llm.replay, opt-in for benchmarks
+    keys = (
+        [Replay.key("yes_no", llm.name, prefix, s) for s in suffixes] if replay is not None else []
+    )
+    if replay is not None and all(replay.get(k) is not None for k in keys):
+        return [float(replay.get(k)) for k in keys]
     model = llm.raw
     yes, no = _answer_tokens(model)
     head = model.tokenize(prefix.encode(), add_bos=False, special=True)
@@ -59,6 +67,8 @@ def yes_no_many(llm: Any, prefix: str, suffixes: list[str]) -> list[float]:
             logits = logits.astype(np.float64)
             logp = logits - np.logaddexp.reduce(logits)
             out.append(float(np.logaddexp.reduce(logp[yes]) - np.logaddexp.reduce(logp[no])))
+    for k, v in zip(keys, out, strict=False):
+        replay.put(k, v)  # type: ignore[union-attr]
     return out
 
 

@@ -112,6 +112,9 @@ class Settings(BaseSettings):
     llm_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     llm_max_tokens: int = 160
     llm_temperature: float = 0.0
+    # a file recording the local model's replies and yes/no scores by exact prompt, replayed on
+    # reruns (benchmarks of the checker and refusal rules; rag/llm/replay.py). None = off.
+    llm_replay: Path | None = None
     openai_base_url: str = "http://127.0.0.1:11434/v1"
     openai_model: str = "qwen2.5:1.5b-instruct"
     openai_api_key_env: str = "OPENAI_API_KEY"

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from rag.llm import ChatMessage, chatml, register
+from rag.llm.replay import Replay
 from rag.models import llm_path
 from rag.settings import Settings
 
@@ -25,6 +26,7 @@ class LocalLLM:
         self.path = llm_path(settings.llm_model, settings.cache_dir)
         self.name = f"local:{self.path.name}"
         self._lock = threading.Lock()
+        self.replay = Replay(settings.llm_replay) if settings.llm_replay else None
 
     @cached_property
     def llama_index_llm(self) -> Any:
@@ -49,12 +51,25 @@ class LocalLLM:
         return self.llama_index_llm._model
 
     def stream(self, messages: list[ChatMessage], max_tokens: int) -> Iterator[str]:
+        prompt = chatml(messages)
+        key = None
+        if self.replay is not None:
+            s = self.settings
+            key = Replay.key("reply", self.name, prompt, max_tokens, s.llm_temperature)
+            recorded = self.replay.get(key)
+            if recorded is not None:
+                yield recorded
+                return
         llm = self.llama_index_llm
+        parts = []
         with self._lock:
             llm.generate_kwargs["max_tokens"] = max_tokens
-            for r in llm.stream_complete(chatml(messages), formatted=True):
+            for r in llm.stream_complete(prompt, formatted=True):
                 if r.delta:
+                    parts.append(r.delta)
                     yield r.delta
+        if key is not None and self.replay is not None:
+            self.replay.put(key, "".join(parts))
 
     def complete(self, messages: list[ChatMessage], max_tokens: int) -> str:
         return "".join(self.stream(messages, max_tokens))
