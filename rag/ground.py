@@ -547,7 +547,10 @@ def premise_conflict(question: str, quoted: str) -> str:
             continue
         for x in s_words:
             for p in _NEG_PREFIX:
-                if x == p + w or w == p + x:
+                # "not … able" asks what "unable" says: the negation moved, not the meaning
+                if (x == p + w and not has_negation(question)) or (
+                    w == p + x and not has_negation(quoted)
+                ):
                     return f"the source says '{x}', not '{w}'"
         pair = _opposed([w], list(s_words - q_words))
         if pair:

@@ -510,7 +510,17 @@ class Pipeline:
         hint_map: dict[int, set[int]],
         docs: dict[str, Document],
     ) -> list[Sentence]:
-        context = {h.chunk.id: f"{docs[h.chunk.doc_id].title}\n{h.chunk.text}" for h in hits}
+        # each quoted chunk's context: its title, itself, then the other retrieved chunks of its
+        # article (same title: a name the span gives in part, "Kublai", may be written in full,
+        # "Kublai Khan", a paragraph away; SQuAD's paragraphs are documents of one article)
+        same: dict[str, list[str]] = {}
+        for h in hits:
+            same.setdefault(docs[h.chunk.doc_id].title, []).append(h.chunk.text)
+        context = {}
+        for h in hits:
+            title = docs[h.chunk.doc_id].title
+            rest = [t for t in same[title] if t != h.chunk.text] if title else []
+            context[h.chunk.id] = "\n".join([title, h.chunk.text, *rest])
         # a draft sentence that only points at evidence ("Passage [4]") says what [4] says
         drafted = [
             (

@@ -208,6 +208,14 @@ def test_premise_conflict_with_the_quoted_source() -> None:
     assert premise_conflict("Who agrees the timetable of business in the chamber?", agrees) == ""
     assert premise_conflict("Are the conditions of γδ T cells understood?", cells) == ""
     assert premise_conflict("Which defenses are non-specific?", innate) == ""
+    # "not … able" is what "unable" says; the flip must change the meaning
+    unable = "The Scottish Parliament is unable to legislate on issues reserved to Westminster."
+    assert (
+        premise_conflict("Issues at Westminster are not ones who is able to deal with?", unable)
+        == ""
+    )
+    assert "'unable'" in premise_conflict("Who is able to legislate on reserved issues?", unable)
+    assert premise_conflict("Which defenses are not specific?", innate) == ""
     # the denial must be in the clause about what is asked
     steam = (
         "Without the pressure reaching supercritical levels for the working fluid, the range is "

@@ -302,3 +302,50 @@ def test_answerability_gate_skipped_without_token_probabilities(seed_pipe: Pipel
     assert answerable_logodds(seed_pipe.llm, "Who?", hits, {}) is None  # the extractive backend
     a = seed_pipe.ask("Who manufactures the Patriot missiles in Japan?")
     assert not a.refused and "answerable_logodds" not in a.timings
+
+
+class _Says:
+    """An LLM that drafts one fixed reply (the grounding under test reads it as it would the
+    real model's); no token probabilities, so the gate and the answer check are skipped."""
+
+    name = "fixed"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def stream(self, messages, max_tokens):
+        yield self.reply
+
+    def complete(self, messages, max_tokens) -> str:
+        return self.reply
+
+
+def test_a_name_given_in_part_may_be_written_in_full_from_its_articles_other_paragraph(
+    settings, embedder
+) -> None:
+    """SQuAD-style: each paragraph is a document, all titled by their article. The quoted
+    paragraph says "Kublai"; another retrieved paragraph of the same article says "Kublai Khan"."""
+    from rag.load import make_document
+
+    docs = [
+        make_document(
+            "The system of bureaucracy created by Kublai Khan reflected various cultures.",
+            path="yuan.jsonl#1",
+            title="Yuan_dynasty",
+        ),
+        make_document(
+            "Kublai created the Imperial Academy of Medicine to manage medical treatises and the "
+            "education of new doctors.",
+            path="yuan.jsonl#2",
+            title="Yuan_dynasty",
+        ),
+    ]
+    q = "What did Kublai create to educate new doctors?"
+    draft = "The Imperial Academy of Medicine was created by Kublai {} to educate new doctors [1]."
+    full = Pipeline(settings, llm=_Says(draft.format("Khan")), embedder=embedder)
+    full.ingest_documents(docs)
+    a = full.ask(q)
+    assert not a.refused and a.sentences[0].supported, a
+    swapped = Pipeline(settings, llm=_Says(draft.format("Smith")), embedder=embedder)
+    b = swapped.ask(q)
+    assert b.refused and "smith" in b.sentences[0].reason, b
