@@ -47,11 +47,12 @@ def yes_no_many(llm: Any, prefix: str, suffixes: list[str]) -> list[float]:
     the prefix before each suffix). The tokens are those of the whole prompt; the scores differ
     from one-batch evaluation by ~0.1 (llama.cpp's arithmetic depends on the batch split)."""
     replay = getattr(llm, "replay", None)  # rag.llm.replay, opt-in for benchmarks
-    keys = (
-        [Replay.key("yes_no", llm.name, prefix, s) for s in suffixes] if replay is not None else []
-    )
-    if replay is not None and all(replay.get(k) is not None for k in keys):
-        return [float(replay.get(k)) for k in keys]
+    keys: list[str] = []
+    if replay is not None:
+        keys = [Replay.key("yes_no", llm.name, prefix, s) for s in suffixes]
+        recorded = [replay.get(k) for k in keys]
+        if None not in recorded:
+            return [float(v) for v in recorded]
     model = llm.raw
     yes, no = _answer_tokens(model)
     head = model.tokenize(prefix.encode(), add_bos=False, special=True)
@@ -67,8 +68,9 @@ def yes_no_many(llm: Any, prefix: str, suffixes: list[str]) -> list[float]:
             logits = logits.astype(np.float64)
             logp = logits - np.logaddexp.reduce(logits)
             out.append(float(np.logaddexp.reduce(logp[yes]) - np.logaddexp.reduce(logp[no])))
-    for k, v in zip(keys, out, strict=False):
-        replay.put(k, v)  # type: ignore[union-attr]
+    if replay is not None:
+        for k, v in zip(keys, out, strict=True):
+            replay.put(k, v)
     return out
 
 

@@ -14,6 +14,22 @@ from rag.types import Answer
 from tests.conftest import SEED
 
 
+class _Says:
+    """An LLM that drafts one fixed reply (the grounding under test reads it as it would the
+    real model's); no token probabilities, so the gate and the answer check are skipped."""
+
+    name = "fixed"
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+
+    def stream(self, messages, max_tokens):
+        yield self.reply
+
+    def complete(self, messages, max_tokens) -> str:
+        return self.reply
+
+
 def test_ask_cites_retrieved_quotes(seed_pipe: Pipeline) -> None:
     a = seed_pipe.ask("Who manufactures the Patriot missiles in Japan?")
     assert not a.refused
@@ -167,16 +183,7 @@ def test_supported_but_off_topic_answer_refused(seed_pipe: Pipeline, tmp_path: P
     )
     seed_pipe.ingest([other])
 
-    class OffTopic:
-        name = "off-topic"
-
-        def stream(self, messages, max_tokens):
-            yield "Russia's population shrank by 86,000 people per month this year. [1]"
-
-        def complete(self, messages, max_tokens):
-            return "".join(self.stream(messages, max_tokens))
-
-    seed_pipe._llm = OffTopic()
+    seed_pipe._llm = _Says("Russia's population shrank by 86,000 people per month this year. [1]")
     a = seed_pipe.ask("What is the population of Japan's Patriot missile makers?")
     assert a.sentences and a.sentences[0].supported
     assert a.refused and "not about" in a.refusal_reason
@@ -304,22 +311,6 @@ def test_answerability_gate_skipped_without_token_probabilities(seed_pipe: Pipel
     assert not a.refused and "answerable_logodds" not in a.timings
 
 
-class _Says:
-    """An LLM that drafts one fixed reply (the grounding under test reads it as it would the
-    real model's); no token probabilities, so the gate and the answer check are skipped."""
-
-    name = "fixed"
-
-    def __init__(self, reply: str) -> None:
-        self.reply = reply
-
-    def stream(self, messages, max_tokens):
-        yield self.reply
-
-    def complete(self, messages, max_tokens) -> str:
-        return self.reply
-
-
 def test_a_name_given_in_part_may_be_written_in_full_from_its_articles_other_paragraph(
     settings, embedder
 ) -> None:
@@ -346,6 +337,6 @@ def test_a_name_given_in_part_may_be_written_in_full_from_its_articles_other_par
     full.ingest_documents(docs)
     a = full.ask(q)
     assert not a.refused and a.sentences[0].supported, a
-    swapped = Pipeline(settings, llm=_Says(draft.format("Smith")), embedder=embedder)
-    b = swapped.ask(q)
+    full._llm = _Says(draft.format("Smith"))
+    b = full.ask(q)
     assert b.refused and "smith" in b.sentences[0].reason, b

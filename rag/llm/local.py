@@ -68,7 +68,7 @@ class LocalLLM:
                 if r.delta:
                     parts.append(r.delta)
                     yield r.delta
-        if key is not None and self.replay is not None:
+        if self.replay is not None and key is not None:
             self.replay.put(key, "".join(parts))
 
     def complete(self, messages: list[ChatMessage], max_tokens: int) -> str:
