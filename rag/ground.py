@@ -414,7 +414,7 @@ _OPPOSITES = [
     ("buy bought import imported", "sell sold export exported"),
     ("open opened start started begin began", "close closed end ended stop stopped"),
     ("largest biggest highest most maximum first best", "smallest lowest least minimum last worst"),
-    ("north east", "south west"),
+    ("north east northern eastern", "south west southern western"),
 ]
 _OPPOSED = [({stem(w) for w in a.split()}, {stem(w) for w in b.split()}) for a, b in _OPPOSITES]
 

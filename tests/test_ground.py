@@ -204,6 +204,9 @@ def test_premise_conflict_with_the_quoted_source() -> None:
     assert "'best'" in premise_conflict("What is the least well known algorithm for it?", best)
     cells = "The conditions that produce responses from γδ T cells are not fully understood."
     assert "denies" in premise_conflict("What is fully understood about γδ T cells?", cells)
+    office = "In 1263 the physician Jesus the Interpreter founded the Office of Western Medicine."
+    assert "'western'" in premise_conflict("Who founded the Office of eastern Medicine?", office)
+    assert premise_conflict("Who founded the Office of Western Medicine?", office) == ""
     # answerable questions phrased from their sentence are left alone
     assert premise_conflict("Who agrees the timetable of business in the chamber?", agrees) == ""
     assert premise_conflict("Are the conditions of γδ T cells understood?", cells) == ""

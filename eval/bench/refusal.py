@@ -256,6 +256,8 @@ def run_refusal_bench(
             k: getattr(pipe.settings, k)
             for k in (
                 "top_k",
+                "evidence_sentences",
+                "evidence_chars",
                 "support_threshold",
                 "refuse_min_dense",
                 "refuse_min_coverage",
