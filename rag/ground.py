@@ -45,7 +45,10 @@ from rag.types import Citation, Document, Hit, Sentence
 # the two word sequences; that replaces /2's check of name order, which flagged paraphrases
 # ("the Florida colony was Fort Caroline"); names may come from the quoted article's title; a
 # negation must differ from every quoted sentence, not only from a neighbour added for coverage
-CHECKER_VERSION = "lexical-embed-claims/3"
+# /4: numbers may come from the quoted article's title; a negated clause copied word for word
+# from the span agrees with it; an answer may restate its question's names that the article
+# gives elsewhere, unless the span has a name the claim leaves out
+CHECKER_VERSION = "lexical-embed-claims/4"
 
 NOT_FOUND_PATTERNS = re.compile(
     r"NOT IN (THE )?SOURCES|not (mentioned|stated|provided|specified|given|included) in|"
@@ -159,12 +162,14 @@ class SupportChecker:
         claim_vec: np.ndarray | None = None,
         context: dict[str, str] | None = None,
         hint: set[int] | None = None,
+        question: str = "",
     ) -> Verdict:
         """Best supporting span(s) among `units` for `claim`.
 
         `context` maps chunk_id → text around the unit (the chunk plus the document title):
         a name may be carried by the chunk ("the country" for Japan) but never come from nowhere.
         `hint` holds unit indexes the LLM pointed at; they win ties, nothing more.
+        `question` is the question an answer replies to, if any (see `_claim_checks`).
         """
         if not units:
             return Verdict(0.0, (), "nothing was retrieved to support it")
@@ -209,16 +214,47 @@ class SupportChecker:
                     chosen, score = (best, j), s2
                     break
         picked = tuple(units[i] for i in chosen)
-        score, reason = self._claim_checks(claim, picked, score, context or {})
+        score, reason = self._claim_checks(claim, picked, score, context or {}, question)
         return Verdict(float(min(1.0, max(0.0, score))), picked, reason)
 
     def _claim_checks(
-        self, claim: str, picked: tuple[Unit, ...], score: float, context: dict[str, str]
+        self,
+        claim: str,
+        picked: tuple[Unit, ...],
+        score: float,
+        context: dict[str, str],
+        question: str = "",
     ) -> tuple[float, str]:
+        """Numbers, names, negation and swapped words of `claim` against the quoted span.
+
+        Numbers and names may also come from the quoted article's title ("December 25, 1973"
+        quoting "By December 25, …" in the article 1973_oil_crisis). An answer that restates
+        its `question` may carry the question's names when the quoted article says them a
+        paragraph away ("Guy de Lusignan led Richard's troops when Cyprus was conquered"
+        quoting "Richard then proceeded to conquer the whole island, his troops being led by
+        Guy de Lusignan"): the model took them from the question, not from nowhere, and
+        whether the question's premise holds is for the refusal rules and the answer check
+        (rag.answerable) to judge. Only while the claim keeps every name of the span: "OPEC
+        increased production" quoting "Saudi Arabia, trying to recover market share, increased
+        production" puts the question's name in the place of the span's (a SQuAD 2.0
+        unanswerable question, "What did OPEC do to gain market share in 1979?"). A name of
+        the question that no retrieved paragraph of the article gives is flagged too. Not
+        numbers: SQuAD 2.0's unanswerable questions swap in a year the article gives
+        elsewhere ("How much of a loss did Forbes suffer in 2008?"); letting the question's
+        numbers through as well answered one more of the 50 unanswerable tuning questions and
+        no more answerable ones.
+        """
         span_text = " ".join(u.text for u in picked)
         reasons = []
         on = self.checks
-        missing_nums = numbers(claim) - numbers(span_text) if "numbers" in on else set()
+        # file-name titles ("Yuan_dynasty") name their subject with spaces
+        titles = " ".join(
+            {context.get(u.chunk_id, "").split("\n", 1)[0].replace("_", " ") for u in picked}
+        )
+        around = " ".join({context.get(u.chunk_id, "") for u in picked})
+        missing_nums = (
+            numbers(claim) - numbers(span_text) - numbers(titles) if "numbers" in on else set()
+        )
         if missing_nums:
             reasons.append(
                 "number " + ", ".join(_fmt(n) for n in sorted(missing_nums)) + " not in the source"
@@ -229,10 +265,6 @@ class SupportChecker:
         # A name found only elsewhere in the article is how a swapped name slips through.
         span_lower = span_text.lower()
         span_names = names(span_text)
-        # file-name titles ("Yuan_dynasty") name their subject with spaces
-        titles = " ".join(
-            {context.get(u.chunk_id, "").split("\n", 1)[0].replace("_", " ") for u in picked}
-        )
         title_lower, title_names = titles.lower(), names(titles)
         missing_names = [
             n
@@ -241,9 +273,21 @@ class SupportChecker:
             and not name_in(n, span_lower, span_names)
             and not name_in(n, title_lower, title_names)
         ]
+        claim_lower, claim_names = claim.lower(), names(claim)
+        left_out = [  # a span's name the claim leaves out: what a question's name may replace
+            m
+            for m in span_names
+            if not name_in(m, claim_lower, claim_names) and not name_in(m, title_lower, title_names)
+        ]
+        if missing_names and question and not left_out:
+            asked, around_lower, around_names = names(question), around.lower(), names(around)
+            missing_names = [
+                n
+                for n in missing_names
+                if not (n in asked and name_in(n, around_lower, around_names))
+            ]
         if missing_names:
             initials = by_initials(claim, span_text + "\n" + titles)
-            around = " ".join({context.get(u.chunk_id, "") for u in picked})
             missing_names = [
                 n
                 for n in missing_names
@@ -259,7 +303,12 @@ class SupportChecker:
         # a negation in the neighbour that only completes the coverage ("It is believed that NP
         # is not equal to co-NP") is not the claim's: every quoted sentence must disagree
         negated = has_negation(claim)
-        if "negation" in on and all(_negates(u.text, claim) != negated for u in picked):
+        copied = negated and _copied_negation(claim, span_text)  # the span's own words
+        if (
+            "negation" in on
+            and not copied
+            and all(_negates(u.text, claim) != negated for u in picked)
+        ):
             reasons.append("negation differs from the source")
             score = min(score, 0.35)
         elif "negation" in on and "negation" in edits:
@@ -280,8 +329,10 @@ class SupportChecker:
         context: dict[str, str],
         hint_map: dict[int, set[int]] | None = None,
         unit_vecs: np.ndarray | None = None,
+        question: str = "",
     ) -> list[Sentence]:
-        """Ground each (sentence, marker numbers) against `units`."""
+        """Ground each (sentence, marker numbers) against `units`; `question` when they answer
+        one."""
         if not sentences:
             return []
         if unit_vecs is None and units:
@@ -293,7 +344,7 @@ class SupportChecker:
             for m in markers:
                 hint |= (hint_map or {}).get(m, set())
             cvec = claim_vecs[i] if claim_vecs is not None else None
-            v = self.check(text, units, unit_vecs, cvec, context, hint)
+            v = self.check(text, units, unit_vecs, cvec, context, hint, question)
             out.append(self.sentence(text, v, documents))
         return out
 
@@ -455,6 +506,22 @@ def _negates(text: str, claim: str) -> bool:
             clauses.append((len(own & want) / len(own), c))
     best = max((r for r, _ in clauses), default=0.0)
     return any(r >= best - 0.1 and has_negation(c) for r, c in clauses)
+
+
+def _copied_negation(claim: str, span: str) -> bool:
+    """Is every negated clause of the claim a negated clause of the span, word for word?
+
+    Why: `_negates` counts a span's negation only in a clause that shares two content words
+    with the claim, so a near-copy that keeps a short negated clause of its source ("…
+    increasing aid to Islamic groups (…) that did not, but …") would otherwise read as a
+    negation the source lacks."""
+
+    def plain(c: str) -> str:
+        return " ".join(re.findall(r"[\w'’]+", c.lower()))
+
+    theirs = {plain(c) for c in _CLAUSE.split(span) if has_negation(c)}
+    mine = [plain(c) for c in _CLAUSE.split(claim) if has_negation(c)]
+    return bool(mine) and all(c in theirs for c in mine)
 
 
 def _negations(ws: Sequence[str]) -> int:

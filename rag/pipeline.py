@@ -342,7 +342,7 @@ class Pipeline:
 
         g0 = time.perf_counter()
         sentences = self._ground(
-            split_answer(draft, pointers=True), units, unit_vecs, hits, hint_map, docs
+            split_answer(draft, pointers=True), units, unit_vecs, hits, hint_map, docs, query.text
         )
         timings["ground_ms"] = (time.perf_counter() - g0) * 1000
         reason = ""
@@ -509,6 +509,7 @@ class Pipeline:
         hits: list[Hit],
         hint_map: dict[int, set[int]],
         docs: dict[str, Document],
+        question: str = "",
     ) -> list[Sentence]:
         # each quoted chunk's context: its title, itself, then the other retrieved chunks of its
         # article (same title: a name the span gives in part, "Kublai", may be written in full,
@@ -530,7 +531,7 @@ class Pipeline:
             for text, nums in drafted
         ]
         drafted = [(text, nums) for text, nums in drafted if text]
-        return self.checker.ground(drafted, units, docs, context, hint_map, unit_vecs)
+        return self.checker.ground(drafted, units, docs, context, hint_map, unit_vecs, question)
 
     # ---- summaries -----------------------------------------------------------------------
     def summarize(

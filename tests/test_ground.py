@@ -151,8 +151,9 @@ def one_span_verdict(embedder: Embedder, text: str, around: str):
     vecs = embedder.embed([text])
     checker = SupportChecker(embedder, 0.5)
 
-    def verdict(claim: str):
-        return checker.check(claim, units, vecs, embedder.embed([claim])[0], {"d:0": around})
+    def verdict(claim: str, question: str = ""):
+        cvec = embedder.embed([claim])[0]
+        return checker.check(claim, units, vecs, cvec, {"d:0": around}, question=question)
 
     return verdict
 
@@ -182,6 +183,39 @@ def test_names_from_a_file_name_title_or_a_name_given_in_part(embedder: Embedder
     assert ok.support >= 0.5, ok.reason
     swapped = verdict("Kublai Smith created the Imperial Academy of Medicine.")
     assert swapped.support < 0.5 and "smith" in swapped.reason
+
+
+def test_an_answer_may_carry_its_questions_names_and_its_titles_numbers(
+    embedder: Embedder,
+) -> None:
+    """The question's name, given a paragraph away in the same article, may be restated; not
+    in the place of a name the span gives, and not a name the article lacks."""
+    text = "Richard then proceeded to conquer the whole island, his troops being led by Guy."
+    around = "Normans\n" + text + "\nIn 1191 Richard the Lionheart took Cyprus from Isaac."
+    verdict = one_span_verdict(embedder, text, around)
+    claim = "Guy led Richard's troops when Cyprus was conquered."
+    asked = "Who led Richard's troops when Cyprus was conquered?"
+    assert "cyprus" in verdict(claim).reason  # no question: a name from elsewhere
+    ok = verdict(claim, asked)
+    assert ok.support >= 0.5, ok.reason
+    crete = verdict(
+        "Guy led Richard's troops when Crete was conquered.", asked.replace("Cyprus", "Crete")
+    )
+    assert crete.support < 0.5 and "crete" in crete.reason  # not in the article
+    saudi = "Saudi Arabia, trying to recover market share, increased production in 1985."
+    verdict = one_span_verdict(embedder, saudi, "Oil\n" + saudi + "\nOPEC raised prices.")
+    swapped = verdict(
+        "OPEC, trying to recover market share, increased production in 1985.",
+        "What did OPEC do to gain market share in 1985?",
+    )
+    assert swapped.support < 0.5 and "opec" in swapped.reason
+    # a year the article's title gives; a year neither gives is still flagged
+    dec = "By December 25, Japan was considered an Arab-friendly state."
+    verdict = one_span_verdict(embedder, dec, "1973_oil_crisis\n" + dec)
+    ok = verdict("Japan was considered an Arab-friendly state on December 25, 1973.")
+    assert ok.support >= 0.5, ok.reason
+    wrong = verdict("Japan was considered an Arab-friendly state on December 25, 1974.")
+    assert wrong.support < 0.5 and "1974" in wrong.reason
 
 
 def test_question_openers_and_weekdays_are_not_required_names() -> None:
@@ -247,6 +281,23 @@ def test_negation_in_another_clause_of_the_source(embedder: Embedder) -> None:
     assert dropped.support < 0.5 and "negation" in dropped.reason
     added = verdict("Huguenot immigrants did not name a town north of New York New Rochelle.")
     assert added.support < 0.5, added.reason
+
+
+def test_a_short_negated_clause_copied_from_the_source(embedder: Embedder) -> None:
+    """A near-copy keeps its source's "that did not": the same polarity, not a negation added."""
+    text = (
+        "Saudi Arabia compensated by repressing those domestic Islamists who attacked it, and "
+        "increasing aid to Islamic groups (even aiding some violent Islamist groups) that did "
+        "not, but its influence on behalf of moderation was greatly reduced."
+    )
+    verdict = one_span_verdict(embedder, text, "Islamism")
+    ok = verdict(
+        "Saudi Arabia tried to repress those domestic Islamists who attacked it, and increasing "
+        "aid to Islamic groups (even aiding some violent Islamist groups) that did not."
+    )
+    assert ok.support >= 0.5, ok.reason
+    flipped = verdict("Saudi Arabia did not repress those domestic Islamists who attacked it.")
+    assert flipped.support < 0.5, flipped.reason
 
 
 def test_partial_answers_name_the_part_not_covered() -> None:
