@@ -273,13 +273,7 @@ class SupportChecker:
             and not name_in(n, span_lower, span_names)
             and not name_in(n, title_lower, title_names)
         ]
-        claim_lower, claim_names = claim.lower(), names(claim)
-        left_out = [  # a span's name the claim leaves out: what a question's name may replace
-            m
-            for m in span_names
-            if not name_in(m, claim_lower, claim_names) and not name_in(m, title_lower, title_names)
-        ]
-        if missing_names and question and not left_out:
+        if missing_names and question and not _leaves_out_a_name(claim, span_names, titles):
             asked, around_lower, around_names = names(question), around.lower(), names(around)
             missing_names = [
                 n
@@ -506,6 +500,17 @@ def _negates(text: str, claim: str) -> bool:
             clauses.append((len(own & want) / len(own), c))
     best = max((r for r, _ in clauses), default=0.0)
     return any(r >= best - 0.1 and has_negation(c) for r, c in clauses)
+
+
+def _leaves_out_a_name(claim: str, span_names: set[str], titles: str) -> bool:
+    """Does the span name someone or something (beyond its article's title) the claim does
+    not? Then a name the claim brings in may stand in that one's place."""
+    claim_lower, claim_names = claim.lower(), names(claim)
+    title_lower, title_names = titles.lower(), names(titles)
+    return any(
+        not name_in(m, claim_lower, claim_names) and not name_in(m, title_lower, title_names)
+        for m in span_names
+    )
 
 
 def _copied_negation(claim: str, span: str) -> bool:
