@@ -346,6 +346,8 @@ class SupportChecker:
         """A Sentence from a verdict: cited when supported, flagged with the reason when not."""
         supported = bool(v.support >= self.threshold)
         cites = tuple(_citation(u, documents[u.doc_id], v.support) for u in v.units)
+        if supported:
+            text = as_the_source_writes(text, " ".join(u.text for u in v.units))
         return Sentence(
             text=text,
             supported=supported,
@@ -353,6 +355,35 @@ class SupportChecker:
             citations=cites if supported else (),
             reason="" if supported else (v.reason or "the source does not say this"),
         )
+
+
+# Typographic variants the model writes in ASCII ("1973-74" for the source's "1973–74");
+# one character for one, so positions in the folded text are positions in the text
+_TYPOGRAPHIC = str.maketrans(
+    {c: "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"}
+    | {"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}
+)
+
+
+def as_the_source_writes(text: str, span: str) -> str:
+    """`text` with the span's own dashes and quote marks in the words it copies from the span.
+
+    Why: a supported sentence is shown as the source's words, and the 1.5B model writes the
+    en dash of "the winter of 1973–74" as a hyphen; a reader (or a benchmark's string match)
+    comparing the answer with the article should see the article's characters. Only a word the
+    span has, up to these variants ("1973-74", "it's"), is changed."""
+    if span.isascii():
+        return text
+    folded_span = span.translate(_TYPOGRAPHIC)
+
+    def restore(m: re.Match[str]) -> str:
+        word = m.group(0)
+        if not any(c in "-'\"" for c in word):
+            return word
+        found = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", folded_span)
+        return span[found.start() : found.end()] if found else word
+
+    return re.sub(r"\w+(?:[-'\"]+\w+)+", restore, text)
 
 
 def _neighbours(units: Sequence[Unit], i: int) -> list[int]:

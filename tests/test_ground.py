@@ -9,6 +9,7 @@ from rag.embed import Embedder
 from rag.ground import (
     SupportChecker,
     Unit,
+    as_the_source_writes,
     missing_answer_type,
     missing_question_terms,
     premise_conflict,
@@ -16,7 +17,7 @@ from rag.ground import (
     split_answer,
     strip_markers,
 )
-from rag.load import load_file
+from rag.load import load_file, make_document
 from rag.terms import has_negation, names, numbers
 from tests.conftest import SEED
 
@@ -281,6 +282,30 @@ def test_negation_in_another_clause_of_the_source(embedder: Embedder) -> None:
     assert dropped.support < 0.5 and "negation" in dropped.reason
     added = verdict("Huguenot immigrants did not name a town north of New York New Rochelle.")
     assert added.support < 0.5, added.reason
+
+
+def test_a_supported_sentence_keeps_the_sources_dashes_and_quote_marks(embedder) -> None:
+    """The model writes "1973-74" for the source's "1973–74": the answer shows the source's."""
+    span = (
+        "The strikes over the winter of 1973–74 became a major factor in the change of government."
+    )
+    assert as_the_source_writes("The strikes over the winter of 1973-74 mattered.", span) == (
+        "The strikes over the winter of 1973–74 mattered."
+    )
+    # only where the characters around the mark are the span's
+    assert as_the_source_writes("A well-known change of 1973-1974.", span) == (
+        "A well-known change of 1973-1974."
+    )
+    assert as_the_source_writes("It's known.", "It’s known to all.") == "It’s known."
+    text = (
+        "The strikes over the winter of 1973–74 became a major factor in the change of government."
+    )
+    doc = make_document(text, path="strikes.txt")
+    units = [Unit(doc.id, f"{doc.id}:0", 0, len(text), text, (0,))]
+    checker = SupportChecker(embedder, 0.5)
+    drafted = [("The strikes over the winter of 1973-74 became a major factor.", {1})]
+    (sent,) = checker.ground(drafted, units, {doc.id: doc}, {f"{doc.id}:0": text})
+    assert sent.supported and "1973–74" in sent.text, sent
 
 
 def test_a_short_negated_clause_copied_from_the_source(embedder: Embedder) -> None:
