@@ -553,7 +553,7 @@ def _copied_negation(claim: str, span: str) -> bool:
     negation the source lacks."""
 
     def plain(c: str) -> str:
-        return " ".join(re.findall(r"[\w'’]+", c.lower()))
+        return " ".join(w.lower() for w in words(c))
 
     theirs = {plain(c) for c in _CLAUSE.split(span) if has_negation(c)}
     mine = [plain(c) for c in _CLAUSE.split(claim) if has_negation(c)]

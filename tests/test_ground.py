@@ -159,6 +159,14 @@ def one_span_verdict(embedder: Embedder, text: str, around: str):
     return verdict
 
 
+def accepts_then_flags(verdict, true: str, false: str, flagged: str, question: str = "") -> None:
+    """`true` is supported; `false`, its copy with one error, is not, and the reason names it."""
+    ok = verdict(true, question)
+    assert ok.support >= 0.5, ok.reason
+    bad = verdict(false, question)
+    assert bad.support < 0.5 and flagged in bad.reason, bad.reason
+
+
 def test_a_name_written_as_initials_in_the_source_is_supported(embedder: Embedder) -> None:
     text = (
         "The TEU specifically excludes certain regions, for example the Faroe Islands, from the "
@@ -166,10 +174,12 @@ def test_a_name_written_as_initials_in_the_source_is_supported(embedder: Embedde
     )
     verdict = one_span_verdict(embedder, text, "EU law")
 
-    ok = verdict("The Treaty on European Union excludes the Faroe Islands from EU jurisdiction.")
-    assert ok.support >= 0.5, ok.reason
-    swapped = verdict("The Treaty of Lisbon excludes the Faroe Islands from EU jurisdiction.")
-    assert swapped.support < 0.5 and "lisbon" in swapped.reason
+    accepts_then_flags(
+        verdict,
+        "The Treaty on European Union excludes the Faroe Islands from EU jurisdiction.",
+        "The Treaty of Lisbon excludes the Faroe Islands from EU jurisdiction.",
+        "lisbon",
+    )
 
 
 def test_names_from_a_file_name_title_or_a_name_given_in_part(embedder: Embedder) -> None:
@@ -180,10 +190,12 @@ def test_names_from_a_file_name_title_or_a_name_given_in_part(embedder: Embedder
     # the chunk names Kublai Khan, the span only Kublai: not a way to bring in a new name
     kublai = "Kublai created the Imperial Academy of Medicine."
     verdict = one_span_verdict(embedder, kublai, "Yuan_dynasty\nKublai Khan ruled. " + kublai)
-    ok = verdict("Kublai Khan created the Imperial Academy of Medicine.")
-    assert ok.support >= 0.5, ok.reason
-    swapped = verdict("Kublai Smith created the Imperial Academy of Medicine.")
-    assert swapped.support < 0.5 and "smith" in swapped.reason
+    accepts_then_flags(
+        verdict,
+        "Kublai Khan created the Imperial Academy of Medicine.",
+        "Kublai Smith created the Imperial Academy of Medicine.",
+        "smith",
+    )
 
 
 def test_an_answer_may_carry_its_questions_names_and_its_titles_numbers(
@@ -213,10 +225,12 @@ def test_an_answer_may_carry_its_questions_names_and_its_titles_numbers(
     # a year the article's title gives; a year neither gives is still flagged
     dec = "By December 25, Japan was considered an Arab-friendly state."
     verdict = one_span_verdict(embedder, dec, "1973_oil_crisis\n" + dec)
-    ok = verdict("Japan was considered an Arab-friendly state on December 25, 1973.")
-    assert ok.support >= 0.5, ok.reason
-    wrong = verdict("Japan was considered an Arab-friendly state on December 25, 1974.")
-    assert wrong.support < 0.5 and "1974" in wrong.reason
+    accepts_then_flags(
+        verdict,
+        "Japan was considered an Arab-friendly state on December 25, 1973.",
+        "Japan was considered an Arab-friendly state on December 25, 1974.",
+        "1974",
+    )
 
 
 def test_question_openers_and_weekdays_are_not_required_names() -> None:
