@@ -15,21 +15,21 @@ title, AUC 0.84 for the top hit and 0.88 for the better of the top two. So each 
 `chunks` hits is judged on its own, best first, stopping at the first one that clears the bar.
 (The sentence window of each passage that best matches the question: AUC 0.87, no better.)
 
-Tried and rejected: how surprised the model is by the question's words once it has read the
-passage. SQuAD's unanswerables swap one detail ("gastrointestinal" for "respiratory"), so the
-swapped word should be less likely after the passage than without it (pointwise mutual
-information per word, read from the same forward pass plus one short pass without the passage).
-On the refusal bench's 100-question tuning sample, top two retrieved passages: the lowest
-content-word PMI ranks answerables above unanswerables with AUC 0.58-0.62, the passage-given
-log-probability alone 0.64-0.69, against 0.84 for this gate in the same run, and added to the
-gate in a logistic model (10-fold CV) 0.829 -> 0.837; the swapped words usually appear elsewhere
-in the article, so the passage does not make them unlikely.
-
 The bar is a trade. On those 120 questions, the gate alone refuses 38% of the unanswerables and
 no answerable one at log-odds 1.5, 73% and 13% at 2.25. On the seed article the model is less
 sure of plain news facts ("How much aid did the US Congress fail to approve for Ukraine?" 1.59
 on the passage that says "$60 billion"), so the default is 1.5: refusing a question the article
 answers is a failure users see at once. `newsrag bench refusal` measures both settings.
+
+Tried and rejected: how surprised the model is by the question's words once it has read the
+passage. SQuAD's unanswerables swap one detail ("gastrointestinal" for "respiratory"), so the
+swapped word should be less likely after the passage than without it (pointwise mutual
+information per word, read from the gate's own forward pass plus one short pass without the
+passage). On the refusal bench's 100-question tuning sample, top two retrieved passages: the lowest
+content-word PMI ranks answerables above unanswerables with AUC 0.58-0.62, the passage-given
+log-probability alone 0.64-0.69, against 0.84 for this gate in the same run, and added to the
+gate in a logistic model (10-fold CV) 0.829 -> 0.837; the swapped words usually appear elsewhere
+in the article, so the passage does not make them unlikely.
 """
 
 from __future__ import annotations
