@@ -28,9 +28,9 @@ from typing import Any
 from rag.chunk import split_sentences
 from rag.eval.metrics import normalize_answer, normalize_quote
 from rag.eval.suite import Case, EvalError, Evidence
-from rag.ground import Unit
 from rag.llm import ChatMessage
 from rag.terms import name_in, names, numbers, tokens
+from rag.types import Unit
 
 SYSTEM = "You write quiz questions about news articles. Follow the reply format exactly."
 SINGLE = (
@@ -193,7 +193,7 @@ class Generator:
         vecs = self.checker.embed([claim, quote_text])
         cvec, uvecs = (vecs[0], vecs[1:]) if vecs is not None else (None, None)
         v = self.checker.check(claim, [unit], uvecs, cvec, {"quotes": f"{titles}\n{quote_text}"})
-        return v.support if v.support >= self.checker.threshold else None
+        return v.support if v.supported else None
 
     def _doc_index(self, ev: Evidence) -> int:
         return next(i for i, d in enumerate(self.docs) if d.id == ev.doc_id)

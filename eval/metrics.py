@@ -227,7 +227,7 @@ def check_answer(
         uvecs = vectors.stack([unit.text])
         if cvec is None or uvecs is None:
             cvec, uvecs = None, None
-        return checker.check(text, [unit], uvecs, cvec, context).support >= checker.threshold
+        return checker.check(text, [unit], uvecs, cvec, context).supported
 
     out = []
     for s in answer.sentences:
@@ -244,11 +244,7 @@ def check_answer(
                 # not enough alone, yet precise when the others cannot do without it
                 rest = [x for k, x in enumerate(cites) if k != j]
                 precise.append(not supports(s.text, rest))
-        out.append(
-            SentenceCheck(
-                s.text, v.support >= checker.threshold, v.support, v.reason, joint, tuple(precise)
-            )
-        )
+        out.append(SentenceCheck(s.text, v.supported, v.support, v.reason, joint, tuple(precise)))
     return out
 
 

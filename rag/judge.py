@@ -1,15 +1,10 @@
-"""The local LLM as a yes/no judge of a claim against its quoted span, read from log-probabilities.
+"""The local LLM's yes/no verdict on a prompt, read from log-probabilities, not from text.
 
-One forward pass over a short ChatML prompt (span, claim, "Does the source state the claim?");
-the score is log P(Yes) − log P(No) of the first answer token, read from the logits llama.cpp
-leaves after evaluating the prompt: no text is generated or parsed. Greater = more supported.
-
-Measured here (`newsrag bench checker --llm-judge 30`): on 30 random FaithBench samples the
-judge's worst sentence ranks summaries with AUC 0.67 where the checker's support has 0.52, and
-checker-or-judge reaches 54.6 balanced accuracy against 51.9 for the checker alone on those 30 -
-too few samples to trust, and an earlier exploratory 40-sample run with a whole-summary prompt
-gave AUC 0.49. It costs ~1.5 s per sentence on 2 cores, so answers are not judged by it by
-default; it stays available, and a larger model behind the same call may do better.
+One forward pass over a ChatML prompt; the score is log P(Yes) − log P(No) of the first answer
+token, read from the logits llama.cpp leaves after evaluating the prompt: no text is generated
+or parsed. The answerability gate's LLM judge and the answer check (rag.answerable) and the
+optional reranker (rag.rerank) ask through it. (As a judge of claims against their source it
+was measured and dropped: eval/README.md, "measured and dropped".)
 """
 
 from __future__ import annotations
@@ -20,12 +15,6 @@ from typing import Any
 import numpy as np
 
 from rag.llm.replay import Replay
-
-PROMPT = (
-    "<|im_start|>system\nYou are a careful fact checker.<|im_end|>\n<|im_start|>user\n"
-    "Source: {source}\n\nClaim: {claim}\n\nDoes the source state the claim? Answer Yes or No."
-    "<|im_end|>\n<|im_start|>assistant\n"
-)
 
 
 def gives_token_probabilities(llm: Any) -> bool:
@@ -83,23 +72,3 @@ def _answer_tokens(model: Any) -> tuple[list[int], list[int]]:
         return sorted(ids)
 
     return first(("Yes", " Yes", "yes")), first(("No", " No", "no"))
-
-
-class LLMJudge:
-    """Scores claims with the local llama.cpp model (rag.llm.local.LocalLLM)."""
-
-    def __init__(self, llm: Any, max_source_chars: int = 2000) -> None:
-        self.llm = llm
-        self.max_source_chars = max_source_chars
-
-    def score(self, source: str, claim: str) -> float:
-        """log P(Yes) − log P(No) for "does `source` state `claim`"."""
-        return self.score_many(source, [claim])[0]
-
-    def score_many(self, source: str, claims: list[str]) -> list[float]:
-        """Each claim against the same source; the source is read once (see yes_no_many)."""
-        if not claims:
-            return []
-        head, tail = PROMPT.split("Claim: ")  # cut after a line break: same tokens as whole
-        prefix = head.format(source=source[: self.max_source_chars])
-        return yes_no_many(self.llm, prefix, [("Claim: " + tail).format(claim=c) for c in claims])

@@ -21,30 +21,28 @@ from typing import Any
 import numpy as np
 
 from rag.answer import build_messages, number_evidence, select_evidence
-from rag.answerable import answerable_logodds, checked_logodds
+from rag.answerable import answerable_logodds, checked_logodds, passage_holds_answer
 from rag.chunk import chunk_document
+from rag.crossencoder import CrossEncoderModel
+from rag.draft import says_not_found, split_answer
 from rag.embed import Embedder
 from rag.errors import LoadError, NewsragError
-from rag.ground import (
-    SupportChecker,
-    Unit,
-    missing_answer_type,
-    missing_question_terms,
-    premise_conflict,
-    question_coverage,
-    says_not_found,
-    sentence_units,
-    split_answer,
-    uncovered_parts,
-)
+from rag.ground import SupportChecker, sentence_units
 from rag.index import Index
 from rag.judge import gives_token_probabilities
 from rag.llm import LLM, load_llm
 from rag.load import expand_paths, load_file
 from rag.query import understand
+from rag.refuse import (
+    Drafted,
+    Retrieved,
+    refuse_after_draft,
+    refuse_before_draft,
+    uncovered_parts,
+)
 from rag.retrieve import Retriever
 from rag.settings import Settings
-from rag.types import Answer, Document, Filters, Hit, Query, Sentence, Summary
+from rag.types import Answer, Document, Filters, Hit, Query, Sentence, Summary, Unit
 
 
 @dataclass
@@ -107,6 +105,10 @@ class Pipeline:
         )
 
     @cached_property
+    def answerable_model(self) -> CrossEncoderModel:
+        return CrossEncoderModel("answerable")
+
+    @cached_property
     def retriever(self) -> Retriever:
         reranker = None
         if self.settings.rerank_top > 1 and gives_token_probabilities(self.llm):
@@ -117,7 +119,7 @@ class Pipeline:
 
     @cached_property
     def checker(self) -> SupportChecker:
-        return SupportChecker(self.embedder, self.settings.support_threshold)
+        return SupportChecker(self.embedder, threshold=self.settings.support_threshold)
 
     # ---- library -------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
@@ -280,27 +282,27 @@ class Pipeline:
         query = self.query(question, filters, as_of)
         hits, docs, empty = self._snapshot(query)
         timings["retrieve_ms"] = self.retriever.last_ms
-        must_answer = query.core or query.text
         titles = {h.chunk.doc_id: docs[h.chunk.doc_id].title for h in hits}
 
-        def finish(sentences: list[Sentence], refused: bool, reason: str, draft: str) -> Answer:
+        def finish(sentences: list[Sentence], reason: str, draft: str) -> Answer:
             timings["total_ms"] = (time.perf_counter() - t0) * 1000
             timings.setdefault("first_token_ms", timings["total_ms"])
             gaps: list[str] = []
-            if refused:
+            if reason:
                 text = f"The indexed articles do not answer this. {reason}".strip()
             else:
                 text = " ".join(s.text for s in sentences)
-                supported = " ".join(s.text for s in sentences if s.supported)
-                gaps = uncovered_parts(must_answer, supported)
+                gaps = uncovered_parts(
+                    query.terms, " ".join(s.text for s in sentences if s.supported)
+                )
                 if gaps:
                     text += " The sources do not say: " + "; ".join(gaps) + "."
             return Answer(
                 question=question,
                 text=text,
                 sentences=tuple(sentences),
-                refused=refused,
-                refusal_reason=reason if refused else "",
+                refused=bool(reason),
+                refusal_reason=reason,
                 retrieved=tuple(hits),
                 titles=titles,
                 timings=timings,
@@ -309,28 +311,15 @@ class Pipeline:
                 not_covered=tuple(gaps),
             )
 
-        reason = self._refuse_before(query, hits, docs, empty)
+        reason = refuse_before_draft(
+            Retrieved(query, hits, docs, empty, self.settings)
+        ) or self._gate(query, hits, titles, timings)
         if reason:
-            yield finish([], True, reason, "")
+            yield finish([], reason, "")
             return
-
-        if self.settings.answerable_gate:
-            g0 = time.perf_counter()
-            odds = self._answerable(query, hits, titles, self.settings.answerable_min)
-            timings["gate_ms"] = (time.perf_counter() - g0) * 1000
-            if odds is not None:
-                timings["answerable_logodds"] = odds
-                if odds < self.settings.answerable_min:
-                    reason = (
-                        "The retrieved passages do not contain the answer, as the model judges "
-                        f"them (yes/no log-odds {odds:.1f}, below {self.settings.answerable_min})."
-                    )
-                    yield finish([], True, reason, "")
-                    return
 
         units, unit_vecs, hint_map, messages = self._evidence(query, hits, docs)
         timings["prompt_chars"] = float(sum(len(str(m.content)) for m in messages))
-
         parts: list[str] = []
         for delta in self.llm.stream(messages, self.settings.llm_max_tokens):
             if not parts:
@@ -341,51 +330,52 @@ class Pipeline:
         timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["retrieve_ms"]
 
         g0 = time.perf_counter()
-        sentences = self._ground(
-            split_answer(draft, pointers=True), units, unit_vecs, hits, hint_map, docs, query.text
-        )
+        drafted = split_answer(draft, pointers=True)
+        sentences = self._ground(drafted, units, unit_vecs, hits, hint_map, docs, query)
         timings["ground_ms"] = (time.perf_counter() - g0) * 1000
-        reason = ""
-        said_not_found = [x for x in sentences if says_not_found(x.text)]
+        said_not_found = any(says_not_found(x.text) for x in sentences)
         sentences = [x for x in sentences if not says_not_found(x.text)]
-        if not draft:
-            reason = "The model wrote no answer."
-        elif not sentences and said_not_found:
-            reason = "The model found no answer in the retrieved passages."
-        elif not any(x.supported for x in sentences):
-            reason = "Nothing the model drafted is supported by the retrieved text."
-        else:
-            supported = [x for x in sentences if x.supported]
-            missing = missing_answer_type(must_answer, " ".join(x.text for x in supported))
-            if missing:
-                reason = f"The retrieved text does not give {missing} for this question."
-            else:
-                # the cited passages must be about what was asked: every name of the question
-                # appears in the answer, its quotes or the chunks they come from
-                cited = {c.chunk_id for x in supported for c in x.citations}
-                chunks = {h.chunk.id: h.chunk for h in hits}
-                around = " ".join(
-                    [x.text for x in supported]
-                    + [chunks[c].text for c in cited]
-                    + [docs[chunks[c].doc_id].title for c in cited]
+        reason = refuse_after_draft(
+            Drafted(query, draft, sentences, said_not_found, hits, docs)
+        ) or self._check_answer(query, [x for x in sentences if x.supported], hits, titles, timings)
+        yield finish(sentences, reason, draft)
+
+    def _gate(
+        self, query: Query, hits: list[Hit], titles: dict[str, str], timings: dict[str, float]
+    ) -> str:
+        """'' when the answerability judge (`answerable_judge`: the trained model, the LLM, or
+        both) finds the answer in the passages, or cannot judge; else why not."""
+        s = self.settings
+        if not s.answerable_gate:
+            return ""
+        g0 = time.perf_counter()
+        reason = ""
+        if s.answerable_judge in ("model", "both"):
+            p = passage_holds_answer(
+                self.answerable_model, query.text, hits, titles, s.answerable_chunks
+            )
+            timings["answerable_p"] = p
+            bar = (
+                self.answerable_model.threshold
+                if s.answerable_model_min is None
+                else s.answerable_model_min
+            )
+            if p < bar:
+                reason = (
+                    "The retrieved passages do not contain the answer, as the answerability "
+                    f"model judges them (probability {p:.2f}, below {bar:.2f})."
                 )
-                off = missing_question_terms(must_answer, around)
-                # judged on the quote that covers most of the question: the sentence the
-                # question was written from, when it was
-                quotes = [c.quote for x in supported for c in x.citations]
-                best = max(quotes, key=lambda q: question_coverage(must_answer, q), default="")
-                conflict = premise_conflict(must_answer, best) if not off else ""
-                if off:
+        if s.answerable_judge in ("llm", "both"):
+            odds = self._answerable(query, hits, titles, s.answerable_min)
+            if odds is not None:
+                timings["answerable_logodds"] = odds
+                if odds < s.answerable_min and not reason:
                     reason = (
-                        "The passages that support the draft are not about "
-                        + ", ".join(f"'{m}'" for m in off)
-                        + "."
+                        "The retrieved passages do not contain the answer, as the LLM judges "
+                        f"them (yes/no log-odds {odds:.1f}, below {s.answerable_min})."
                     )
-                elif conflict:
-                    reason = f"The question assumes what the sources contradict: {conflict}."
-                else:
-                    reason = self._check_answer(query, supported, hits, titles, timings)
-        yield finish(sentences, bool(reason), reason, draft)
+        timings["gate_ms"] = (time.perf_counter() - g0) * 1000
+        return reason
 
     def _check_answer(
         self,
@@ -448,7 +438,7 @@ class Pipeline:
         """
         query = self.query(question, filters, as_of)
         hits, docs, empty = self._snapshot(query)
-        if self._refuse_before(query, hits, docs, empty):
+        if refuse_before_draft(Retrieved(query, hits, docs, empty, self.settings)):
             return None
         titles = {d: docs[d].title for d in docs}
         return self._answerable(query, hits, titles, enough=float("inf"))
@@ -468,39 +458,6 @@ class Pipeline:
         s = self.settings
         return answerable_logodds(self.llm, query.text, hits, titles, s.answerable_chunks, enough)
 
-    def _refuse_before(
-        self, query: Query, hits: list[Hit], docs: dict[str, Document], empty: bool
-    ) -> str:
-        """A refusal reason decided from retrieval alone, or '' to go on to the LLM."""
-        s = self.settings
-        if empty:
-            return "The index is empty: ingest some articles first."
-        if not hits:
-            return (
-                "No indexed article matches the filters."
-                if not query.filters.is_empty()
-                else "Nothing in the indexed articles matches the question."
-            )
-        best = max((h.dense for h in hits if h.dense is not None), default=0.0)
-        if best < s.refuse_min_dense:
-            return f"Nothing in the indexed articles is about this (best similarity {best:.2f})."
-        text = "\n".join(
-            [h.chunk.text for h in hits] + list({docs[h.chunk.doc_id].title for h in hits})
-        )
-        missing = missing_question_terms(query.core or query.text, text)
-        if missing:
-            return (
-                "The retrieved articles do not mention "
-                + ", ".join(f"'{m}'" for m in missing)
-                + "."
-            )
-        cov = question_coverage(query.core or query.text, text)
-        if cov < s.refuse_min_coverage:
-            return (
-                f"The retrieved articles cover too little of the question ({cov:.0%} of its terms)."
-            )
-        return ""
-
     def _ground(
         self,
         drafted: list[tuple[str, set[int]]],
@@ -509,7 +466,7 @@ class Pipeline:
         hits: list[Hit],
         hint_map: dict[int, set[int]],
         docs: dict[str, Document],
-        question: str = "",
+        query: Query,
     ) -> list[Sentence]:
         # each quoted chunk's context: its title, itself, then the other retrieved chunks of its
         # article (same title: a name the span gives in part, "Kublai", may be written in full,
@@ -531,7 +488,9 @@ class Pipeline:
             for text, nums in drafted
         ]
         drafted = [(text, nums) for text, nums in drafted if text]
-        return self.checker.ground(drafted, units, docs, context, hint_map, unit_vecs, question)
+        return self.checker.ground(
+            drafted, units, docs, context, hint_map, unit_vecs, query.terms.names
+        )
 
     # ---- summaries -----------------------------------------------------------------------
     def summarize(

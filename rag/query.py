@@ -18,7 +18,8 @@ import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from rag.types import Filters, Query
+from rag.terms import has_negation, names, numbers, tokens, words
+from rag.types import Filters, Query, QuestionTerms
 
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 _MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
@@ -184,4 +185,59 @@ def understand(
         inferred=tuple(inferred),
         as_of=as_of.isoformat() if as_of else None,
         current=bool(as_of) or bool(_CURRENT.search(question)),
+        terms=analyse(" ".join(core.split()) or question),
+    )
+
+
+# Weekdays and months are dates, not topics: the evidence need not name them.
+CALENDAR = frozenset(m.lower() for m in list(calendar.month_name)[1:] + list(calendar.day_name))
+_WH = re.compile(r"^\W*(what|which|who|whom|whose|when|where|why|how)\b", re.IGNORECASE)
+_NUMBER_ASKED = re.compile(
+    r"^(how (many|much|old|long|far)|what (percentage|share|number|amount)|"
+    r"(in )?(what|which) year)\b"
+)
+_PART = re.compile(
+    r"\?\s+|[,;]?\s+and\s+(?=(?:who|whom|when|where|how|which|what|in what|in which)\b)",
+    re.IGNORECASE,
+)
+
+
+def _asking(question: str) -> str:
+    """The question from its wh-word on, lower-cased: a leading clause ("According to CNN, how
+    many …", "In 2023, who …") does not ask."""
+    q = question.strip().lower()
+    return re.sub(r"^[^,?]*?,\s+(?=(?:how|what|which|who|whom|whose|when|where|in)\b)", "", q)
+
+
+def answer_type(question: str) -> str:
+    """What kind of answer the words ask for: "how many" a number, "when" a date, "who" a
+    name, "where" a place; "" when the question does not say."""
+    q = _asking(question)
+    if _NUMBER_ASKED.match(q):
+        return "a number"
+    if re.match(r"^when\b", q):
+        return "a date or time"
+    if re.match(r"^(who|whom|whose|where)\b", q):
+        return "a place" if q.startswith("where") else "a name"
+    return ""
+
+
+def analyse(text: str) -> QuestionTerms:
+    """The question's names, numbers, words, answer type and parts, once for every later step."""
+    all_names = names(text)
+    # a question's first word is capitalised by position ("Approximately how many…")
+    first = text.split()[0] if text.split() else ""
+    skip = set(CALENDAR) | ({first.lower()} if first and not first.isupper() else set())
+    parts = [p.strip(" ?,;") for p in _PART.split(text) if p and p.strip(" ?,;")]
+    return QuestionTerms(
+        text=text,
+        names=frozenset(all_names),
+        required_names=tuple(sorted(n for n in all_names if n not in skip)),
+        numbers=frozenset(numbers(text)),
+        tokens=frozenset(tokens(text)),
+        words=frozenset(w.lower() for w in words(text)),
+        negated=has_negation(text),
+        wh=bool(_WH.match(_asking(text))),
+        answer_type=answer_type(text),
+        parts=tuple((p, answer_type(p)) for p in parts) if len(parts) > 1 else (),
     )

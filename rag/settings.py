@@ -87,7 +87,8 @@ class Settings(BaseSettings):
     evidence_chars: int = 1600
 
     # grounding + refusal
-    support_threshold: float = 0.5
+    # None: the support model's own threshold, chosen on its validation splits (card.json)
+    support_threshold: float | None = None
     refuse_min_dense: float = 0.22  # best chunk cosine below this: nothing relevant was found
     refuse_min_coverage: float = 0.5  # share of the question's key terms the evidence must hold
     # before drafting, the LLM's yes/no log-odds that one of the first answerable_chunks
@@ -97,6 +98,10 @@ class Settings(BaseSettings):
     # 2.25 refuses more unanswerables but also "How much aid did the US Congress fail to
     # approve?" on the seed article (figures in rag/answerable.py).
     answerable_gate: bool = True
+    # who judges: the trained (passage, question) model (rag/weights/answerable), the LLM's
+    # yes/no log-odds, or both (each must pass its bar); measured in rag/answerable.py
+    answerable_judge: Literal["model", "llm", "both"] = "llm"
+    answerable_model_min: float | None = None  # None: the model's own threshold (card.json)
     answerable_min: float = 1.5
     answerable_chunks: int = 2
     # after drafting, the same passages are asked again, also whether the drafted answer is

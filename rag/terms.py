@@ -126,8 +126,9 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def numbers(text: str) -> set[float]:
-    """Numeric values mentioned, normalised (scales applied, digits and small number words)."""
+def numbers(text: str, spelled: bool = True) -> set[float]:
+    """Numeric values mentioned, normalised (scales applied, digits and, with `spelled`, small
+    number words)."""
     found: set[float] = set()
     for m in _NUMBER.finditer(text):
         raw = m.group(1).replace(",", "")
@@ -138,7 +139,7 @@ def numbers(text: str) -> set[float]:
         if m.group(2):
             value *= _SCALE[m.group(2).lower()]
         found.add(round(value, 6))
-    for m in _NUMWORD.finditer(text):
+    for m in _NUMWORD.finditer(text) if spelled else ():
         found.add(float(_NUMBER_WORDS[m.group(1).lower()]))
     return found
 
@@ -185,6 +186,8 @@ def names(text: str) -> set[str]:
         text = text.replace(long, short)
     for m in re.finditer(r"\b[A-Z][A-Za-z.\-]*[A-Za-z]\b|\b[A-Z]{2,}\b", text):
         w = m.group(0).rstrip(".")
+        if "-" in w and w.split("-", 1)[1].islower():
+            w = w.split("-", 1)[0]  # "US-based" names the US, "Japan-made" Japan
         lw = w.lower()
         acronym = w.isupper() and len(w) >= 2
         if not acronym and (lw in STOPWORDS or lw in NEGATIONS or lw in _NUMBER_WORDS):

@@ -92,6 +92,22 @@ class Filters:
 
 
 @dataclass(frozen=True)
+class QuestionTerms:
+    """What later steps read of a question, worked out once (rag.query.analyse)."""
+
+    text: str  # what must be answered: the question less the phrases that became filters
+    names: frozenset[str] = frozenset()  # every name (rag.terms.names)
+    required_names: tuple[str, ...] = ()  # names the evidence must hold (not its opener, no dates)
+    numbers: frozenset[float] = frozenset()
+    tokens: frozenset[str] = frozenset()  # stemmed content tokens
+    words: frozenset[str] = frozenset()  # lower-cased surface words
+    negated: bool = False
+    wh: bool = False  # opens with what / which / who / when / where / why / how
+    answer_type: str = ""  # "a number", "a date or time", "a name", "a place" or ""
+    parts: tuple[tuple[str, str], ...] = ()  # (part, its answer type) of a several-part question
+
+
+@dataclass(frozen=True)
 class Query:
     """A question with the filters that apply to it (given by hand or read from its words)."""
 
@@ -101,6 +117,7 @@ class Query:
     as_of: str | None = None  # ISO date the question is asked on; later articles are unseen
     core: str = ""  # the question less the phrases that became filters (what must be answered)
     current: bool = False  # about current events: recency counts in the ranking
+    terms: QuestionTerms = field(default_factory=lambda: QuestionTerms(""))
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,18 @@ class Evidence:
     start: int
     end: int
     text: str
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A quotable span of a document: one sentence of a retrieved chunk (or of a whole document)."""
+
+    doc_id: str
+    chunk_id: str
+    start: int
+    end: int
+    text: str
+    parts: tuple[int, ...]  # indexes of the sentences (in the unit list) it is made of
 
 
 @dataclass(frozen=True)

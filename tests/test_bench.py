@@ -6,38 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from rag.eval.bench.checker import (
-    _metrics,
-    alignment_features,
-    sentence_labels,
-    sentence_spans,
-    worst_label,
-)
+from rag.eval.bench.checker import metrics
 from rag.eval.bench.refusal import _judge, normalize, stratified, token_f1
 from rag.eval.bench.retrieval import Question, run_retrieval_bench, sample_corpus, score
 from rag.load import make_document
 from rag.settings import Settings
-from rag.types import Sentence
+from rag.train.pairs import sentence_labels, sentence_spans, worst_label
 from tests.conftest import data_dir, need_data
 
 
 def _q(gold: set[str]) -> Question:
     return Question("q", "?", frozenset(gold), None)
-
-
-def test_alignment_features_see_recombined_added_and_hedged_claims() -> None:
-    source = "The council approved the budget in March. Schools will receive new funding."
-    faithful = [Sentence("The council approved the budget in March.", True, 0.9)]
-    added = [
-        Sentence("The council approved the school budget.", True, 0.8),
-        Sentence("Mayor Lopez said it likely helps 3 schools.", False, 0.2),
-    ]
-    f = alignment_features(faithful, source, "x")
-    g = alignment_features(added, source, "x")
-    assert f["new_bigrams_max"] == 0 and f["new_names_sum"] == 0 and f["hedges_sum"] == 0
-    assert g["new_bigrams_min"] > 0  # "approved the school budget": known words, new pair
-    assert g["new_names_sum"] == 2  # Mayor, Lopez
-    assert g["new_numbers_sum"] == 1 and g["hedges_sum"] == 1
 
 
 def test_news_recall_and_mrr() -> None:
@@ -68,9 +47,10 @@ def test_corpus_sample_keeps_every_gold_document() -> None:
 
 
 def test_balanced_accuracy() -> None:
-    m = _metrics([True, True, False, False], [True, False, False, False])
+    m = metrics([True, True, False, False], [True, False, False, False])
     assert m["balanced_accuracy"] == round(100 * (1.0 + 2 / 3) / 2, 2)
-    assert m["precision"] == 0.5 and m["recall"] == 1.0
+    assert m["precision"] == 0.5 and m["flagged_unsupported"] == 1.0
+    assert m["accepted_supported"] == round(2 / 3, 4)
 
 
 def test_faithbench_worst_label() -> None:
@@ -96,9 +76,13 @@ def test_faithbench_sentence_labels_from_unwanted_spans() -> None:
     }
     texts = ["The council met on Monday.", "It approved a budget of 5 million."]
     assert sentence_spans(summary, texts) == [(0, second - 1), (second, len(summary))]
-    assert sentence_labels(sample, texts) == [False, True]
+    # 0 = unsupported (an Unwanted span); the other sentence of that sample is left out (None):
+    # its annotators may have marked one error of several
+    assert sentence_labels(sample, texts) == [None, 0]
     sample["annotations"] = sample["annotations"][1:]
-    assert sentence_labels(sample, texts) == [False, False]
+    assert sentence_labels(sample, texts) == [None, None]  # Questionable: left out
+    sample["annotations"] = [span("Benign", 4, 8)]
+    assert sentence_labels(sample, texts) == [1, 1]
     # a dropped preamble ("The passage states that") still places the sentence
     lead = "The passage states that it rained."
     assert sentence_spans(lead, ["It rained."]) == [(0, len(lead))]

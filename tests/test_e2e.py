@@ -60,21 +60,3 @@ def test_answer_check_confirms_a_right_answer_not_a_wrong_one(real: Pipeline) ->
     assert abs(right[0] - wrong[0]) < 0.3 and wrong[1] < right[1]
     a = real.ask(q)
     assert not a.refused and a.timings["answer_check_logodds"] >= real.settings.answer_check_min
-
-
-def test_judge_reads_the_source_once_for_many_claims(real: Pipeline) -> None:
-    """Claims judged against one source with its prefix evaluated once score as if each were
-    judged alone (the same tokens; llama.cpp's arithmetic differs slightly between one batch
-    and two, ~0.1 in log-odds); a changed fact scores below the true one."""
-    from rag.judge import PROMPT, LLMJudge, yes_no
-
-    source = next(c.text for c in real.index.chunks.values() if "$60 billion" in c.text)
-    claims = [
-        "The US Congress failed to approve $60 billion in aid for Ukraine.",
-        "The US Congress approved $60 billion in aid for Ukraine.",
-    ]
-    judge = LLMJudge(real.llm)
-    many = judge.score_many(source, claims)
-    alone = [yes_no(real.llm, PROMPT.format(source=source, claim=c)) for c in claims]
-    assert many == pytest.approx(alone, abs=0.3)
-    assert many[0] > many[1], many

@@ -273,7 +273,7 @@ def test_partial_answer_says_which_part_is_not_covered(seed_pipe) -> None:
 
 
 def test_answerability_gate_refuses_before_drafting(seed_pipe: Pipeline, monkeypatch) -> None:
-    """The gate's verdict (the LLM's yes/no log-odds, stubbed here) decides before any draft."""
+    """The LLM judge's verdict (its yes/no log-odds, stubbed here) decides before any draft."""
     import rag.pipeline as pl
 
     seen: list[tuple[str, str]] = []
@@ -286,6 +286,7 @@ def test_answerability_gate_refuses_before_drafting(seed_pipe: Pipeline, monkeyp
         return judge
 
     q = "Who manufactures the Patriot missiles in Japan?"
+    seed_pipe.settings = seed_pipe.settings.with_overrides(answerable_judge="llm")
     monkeypatch.setattr(pl, "answerable_logodds", gate(0.4))
     low = seed_pipe.ask(q)
     assert low.refused and "do not contain the answer" in low.refusal_reason
@@ -307,8 +308,19 @@ def test_answerability_gate_skipped_without_token_probabilities(seed_pipe: Pipel
 
     hits = seed_pipe.retrieve("Who manufactures the Patriot missiles in Japan?")
     assert answerable_logodds(seed_pipe.llm, "Who?", hits, {}) is None  # the extractive backend
+    seed_pipe.settings = seed_pipe.settings.with_overrides(answerable_judge="llm")
     a = seed_pipe.ask("Who manufactures the Patriot missiles in Japan?")
     assert not a.refused and "answerable_logodds" not in a.timings
+
+
+def test_the_trained_answerability_model_gates_before_drafting(seed_pipe: Pipeline) -> None:
+    """The shipped (passage, question) model, no LLM pass. On the seed article it lets an
+    answered question through and stops one whose answer is not there."""
+    seed_pipe.settings = seed_pipe.settings.with_overrides(answerable_judge="model")
+    a = seed_pipe.ask("Who manufactures the Patriot missiles in Japan?")
+    assert not a.refused and a.timings["answerable_p"] >= seed_pipe.answerable_model.threshold
+    b = seed_pipe.ask("How many Patriot missiles has Japan built so far?")
+    assert b.refused and "answerability model" in b.refusal_reason and not b.draft
 
 
 def test_a_name_given_in_part_may_be_written_in_full_from_its_articles_other_paragraph(

@@ -1,66 +1,83 @@
-"""Planted errors: `eval check` flags every planted error and accepts every true sentence.
+"""The hand-written planted set (tests/data/planted_by_hand.jsonl, README beside it).
 
-True sentences of the seed article and of RealTimeQA news articles (read by path), and copies
-with one error each: a changed number or date, a swapped name or place, a flipped negation, a
-reversed relation, an outside claim (rag.eval.planted makes them by rule).
+A person wrote each claim from a real article: true sentences with exactly one fact changed
+(implicative verbs, permissions, destinations and roles, scope, time) and true paraphrases.
+Neither the checker's constraints nor the rule edits its training data was made with
+(rag.train.perturb) produced any of them. The goal (issue 19) is every error flagged and 90% of
+the paraphrases accepted; the shipped model does not reach it, so these tests hold the measured
+floor of the shipped model (`newsrag bench checker` prints the same figures per category) and
+fail when a change makes it worse.
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+from pathlib import Path
 
 import pytest
 
+from eval.bench.checker import PLANTED, planted
 from rag.cli import main
 from rag.embed import Embedder
-from rag.eval.planted import KINDS, Planted, planted_set
-from rag.ground import SupportChecker, check_text
-from rag.load import load_file
+from rag.ground import SupportChecker
 from rag.settings import Settings
-from rag.types import Document
 from tests.conftest import SEED, need_data
 
-N_NEWS = 12  # RealTimeQA gold articles used (the first ones, in file order)
+# measured with rag/weights/support (v2): errors flagged, paraphrases accepted
+FLOOR = {"seed": (18, 11), "news": (46, 24)}
+ITEMS = [json.loads(x) for x in PLANTED.read_text(encoding="utf-8").splitlines() if x.strip()]
 
 
-def _misses(items: list[Planted], docs: dict[str, Document], checker: SupportChecker) -> list:
-    wrong = []
-    for p in items:
-        verdicts = check_text(p.text, [docs[p.doc_id]], checker)
-        accepted = bool(verdicts) and all(v.supported for v in verdicts)
-        if accepted != (p.kind == "true"):
-            wrong.append((p.kind, p.text, [v.reason for v in verdicts]))
-    return wrong
+def _counts(result: dict, part: str) -> tuple[int, int, int, int]:
+    missed = {m["claim"] for m in result["misses"]}
+    mine = [i for i in ITEMS if (i["article"] == "seed") == (part == "seed")]
+    errors = [i for i in mine if i["kind"] == "error"]
+    paraphrases = [i for i in mine if i["kind"] == "paraphrase"]
+    return (
+        sum(i["claim"] not in missed for i in errors),
+        len(errors),
+        sum(i["claim"] not in missed for i in paraphrases),
+        len(paraphrases),
+    )
 
 
-def test_seed_article_planted_errors(embedder: Embedder) -> None:
-    docs = {d.id: d for d in load_file(SEED)}
-    items = [p for d in docs.values() for p in planted_set(d)]
-    kinds = Counter(p.kind for p in items)
-    assert kinds["true"] >= 5 and all(kinds[k] >= 1 for k in KINDS), kinds
-    checker = SupportChecker(embedder, threshold=Settings().support_threshold)
-    assert _misses(items, docs, checker) == []
+@pytest.fixture(scope="module")
+def checker(embedder: Embedder) -> SupportChecker:
+    return SupportChecker(embedder, threshold=Settings().support_threshold)
 
 
-def test_news_articles_planted_errors(embedder: Embedder) -> None:
-    gold = load_file(need_data("realtimeqa_news/articles_gold.jsonl"))[:N_NEWS]
-    docs = {d.id: d for d in gold}
-    items = [p for d in gold for p in planted_set(d)]
-    kinds = Counter(p.kind for p in items)
-    assert kinds["true"] >= 50 and all(kinds[k] >= 10 for k in KINDS), kinds
-    checker = SupportChecker(embedder, threshold=Settings().support_threshold)
-    misses = _misses(items, docs, checker)
-    assert misses == [], f"{len(misses)} of {len(items)} misjudged: {misses[:5]}"
+def test_the_set_is_what_its_readme_says() -> None:
+    assert len(ITEMS) == 167
+    assert sum(i["kind"] == "error" for i in ITEMS) == 108
+    cats = {i["category"] for i in ITEMS if i["kind"] == "error"}
+    assert cats == {"implicative", "permission", "destination_role", "scope", "time"}
 
 
-def test_eval_check_cli_flags_planted(capsys: pytest.CaptureFixture[str]) -> None:
-    """The same through the CLI users run: one text of true and planted sentences."""
-    doc = load_file(SEED)[0]
-    items = [p for p in planted_set(doc) if p.kind in ("true", "number", "negation", "outside")]
-    text = " ".join(p.text for p in items)
-    assert main(["eval", "check", "--articles", str(SEED), "--text", text, "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    judged = {s["text"]: s["supported"] for s in out["sentences"]}
-    for p in items:
-        assert judged.get(p.text) == (p.kind == "true"), (p.kind, p.text)
+def test_seed_article_planted_by_hand(checker: SupportChecker) -> None:
+    # no data path: only the seed article's claims are checked
+    flagged, errors, accepted, paraphrases = _counts(planted(checker, Path("/nonexistent")), "seed")
+    assert (errors, paraphrases) == (30, 17)
+    floor = FLOOR["seed"]
+    assert flagged >= floor[0] and accepted >= floor[1], (flagged, accepted)
+
+
+def test_news_articles_planted_by_hand(checker: SupportChecker) -> None:
+    data = need_data("realtimeqa_news/articles_gold.jsonl").parent.parent
+    flagged, errors, accepted, paraphrases = _counts(planted(checker, data), "news")
+    assert (errors, paraphrases) == (78, 42)
+    floor = FLOOR["news"]
+    assert flagged >= floor[0] and accepted >= floor[1], (flagged, accepted)
+
+
+def test_eval_check_cli_judges_as_the_library(
+    checker: SupportChecker, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`eval check` is the same code: one call per claim, the same verdict as `planted`."""
+    missed = {m["claim"] for m in planted(checker, Path("/nonexistent"))["misses"]}
+    seed = [i for i in ITEMS if i["article"] == "seed"][::6]
+    for it in seed:
+        argv = ["eval", "check", "--articles", str(SEED), "--text", it["claim"], "--json"]
+        assert main(argv) == 0
+        out = json.loads(capsys.readouterr().out)
+        accepted = all(s["supported"] for s in out["sentences"])
+        assert accepted == ((it["kind"] == "paraphrase") == (it["claim"] not in missed)), it

@@ -56,11 +56,10 @@ def _checker(args: argparse.Namespace, settings: SettingsFn) -> int:
     from rag.eval.bench.checker import run_checker_bench
 
     s = settings(args)
-    data = args.data or s.data / "faithbench" / "faithbench.jsonl"
-    threshold = args.threshold if args.threshold is not None else s.support_threshold
-    record = run_checker_bench(
-        data, threshold, args.limit, args.model_out, args.llm_judge, args.judge_cache
-    )
+    if args.threshold is not None:
+        s = s.with_overrides(support_threshold=args.threshold)
+    splits = tuple(args.split or ("validation", "test"))
+    record = run_checker_bench(s, args.data or s.data, args.limit, splits, args.ablations)
     write_record(record, args.json)
     return 0
 
@@ -70,7 +69,7 @@ def _refusal(args: argparse.Namespace, settings: SettingsFn) -> int:
 
     s = settings(args)
     if args.news_only:
-        news = news_answers(s, args.data or s.data, args.news or 40, args.seed)
+        news = news_answers(s, args.data or s.data, args.news or 40, args.seed, args.news_corpus)
         write_record({"bench": "refusal", "news": news}, args.json)
         return 0
     record = run_refusal_bench(
@@ -81,6 +80,8 @@ def _refusal(args: argparse.Namespace, settings: SettingsFn) -> int:
         args.seed,
         peer=not args.no_peer and s.llm_backend != "extractive",
         news=args.news,
+        articles=args.articles,
+        news_corpus=args.news_corpus,
     )
     write_record(record, args.json)
     return 0
@@ -134,23 +135,14 @@ def add_bench_command(
     common(r)
     r.set_defaults(func=lambda a: _retrieval(a, settings))
 
-    k = benches.add_parser("checker", help="support checker on FaithBench vs reference detectors")
-    k.add_argument("--data", type=Path, help="FaithBench JSONL (default: NEWSRAG_DATA/faithbench)")
-    k.add_argument("--threshold", type=float, help="support threshold (default: settings)")
-    k.add_argument("--limit", type=int)
-    k.add_argument("--model-out", type=Path, help="write the learned model here")
-    k.add_argument(
-        "--llm-judge",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also score N random samples with the local LLM judge (N >= all: every sample)",
+    k = benches.add_parser(
+        "checker", help="the support checker on FaithBench and the factcheck sets"
     )
-    k.add_argument(
-        "--judge-cache",
-        type=Path,
-        help="keep the judge's per-sentence scores in this JSONL (resume, retrain without LLM)",
-    )
+    k.add_argument("--data", type=Path, help="data folder (default: NEWSRAG_DATA)")
+    k.add_argument("--threshold", type=float, help="support threshold (default: the model's)")
+    k.add_argument("--limit", type=int, help="at most this many items per set and split")
+    k.add_argument("--split", action="append", choices=["validation", "test"], help="default: both")
+    k.add_argument("--ablations", action="store_true", help="constraints off, edit rules on")
     k.add_argument("--json", help="write the JSON record here")
     common(k)
     k.set_defaults(func=lambda a: _checker(a, settings))
@@ -168,6 +160,17 @@ def add_bench_command(
         help="also ask N RealTimeQA questions (all answerable): what refusal costs on news",
     )
     f.add_argument("--news-only", action="store_true", help="only the --news questions")
+    f.add_argument(
+        "--news-corpus",
+        type=int,
+        help="index the gold articles plus this many other pool articles (default: the pool)",
+    )
+    f.add_argument(
+        "--articles",
+        choices=["test", "validation", "all"],
+        default="test",
+        help="SQuAD articles to sample from (test: never seen by the answerability model)",
+    )
     f.add_argument("--json", help="write the JSON record here")
     common(f)
     f.set_defaults(func=lambda a: _refusal(a, settings))

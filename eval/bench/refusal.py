@@ -77,6 +77,54 @@ def _score(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def configurations(
+    rows: list[dict[str, Any]], p_bar: float, odds_bar: float, check_bar: float
+) -> dict[str, dict[str, float]]:
+    """What each gate setting would give, from one run with every bar open (every gate score
+    and answer-check part recorded, nothing refused by them): a case is refused by a setting
+    when the rules refused it, or its gate or answer-check score is under that setting's bar.
+    `model`/`llm`/`both`/`none` is the answerability judge; `+check` adds the answer check."""
+
+    def fails(r: dict[str, Any], judge: str, check: bool) -> bool:
+        p, odds = r.get("answerable_p"), r.get("answerable_logodds")
+        gate = {
+            "model": p is not None and p < p_bar,
+            "llm": odds is not None and odds < odds_bar,
+            "none": False,
+        }
+        gate["both"] = gate["model"] or gate["llm"]
+        parts = (r.get("answer_check_gate"), r.get("answer_check_correct"))
+        checked = check and None not in parts and sum(parts) < check_bar  # type: ignore[arg-type]
+        return gate[judge] or checked
+
+    out = {}
+    for judge in ("model", "llm", "both", "none"):
+        for check in (False, True):
+            redone = [
+                r
+                | {"refused": r["refused"] or fails(r, judge, check)}
+                | {"correct": r["correct"] and not fails(r, judge, check)}
+                for r in rows
+            ]
+            m = _score(redone)
+            out[judge + ("+check" if check else "")] = {
+                k: m[k]
+                for k in ("unanswerable_refused", "answerable_answered", "answerable_correct")
+            }
+    return out
+
+
+def gate_auc(rows: list[dict[str, Any]], key: str) -> float | None:
+    """How well one recorded gate score ranks answerables above unanswerables."""
+    from sklearn.metrics import roc_auc_score
+
+    kept = [r for r in rows if r.get(key) is not None]
+    gold = [not r["unanswerable"] for r in kept]
+    if len(set(gold)) < 2:
+        return None
+    return round(float(roc_auc_score(gold, [r[key] for r in kept])), 4)
+
+
 def _judge(answer: str, refused: bool, golds: list[str]) -> tuple[bool, float]:
     if refused or not golds:
         return False, 0.0
@@ -109,7 +157,9 @@ def _peer(pipe: Pipeline) -> Any:
     return CitationQueryEngine(retriever=SameRetriever(), llm=llm, citation_chunk_size=1024)
 
 
-def news_answers(settings: Settings, data: Path, limit: int, seed: int) -> dict[str, Any]:
+def news_answers(
+    settings: Settings, data: Path, limit: int, seed: int, corpus_sample: int | None = None
+) -> dict[str, Any]:
     """RealTimeQA questions with gold articles, asked over the 3,764-article pool as of their
     quiz date: every one is answerable, so refusals here are what a check costs on news.
 
@@ -118,15 +168,22 @@ def news_answers(settings: Settings, data: Path, limit: int, seed: int) -> dict[
     """
     from tqdm import tqdm
 
-    from rag.eval.bench.retrieval import load_dataset, sample
+    from rag.eval.bench.retrieval import load_dataset, sample, sample_corpus
 
     docs, qs, fingerprint = load_dataset("realtimeqa", data, None)
     qs = sample(qs, limit, seed)
+    name = "realtimeqa"
+    if corpus_sample:  # the gold articles and a fixed sample of the rest: minutes to index
+        docs = sample_corpus(docs, qs, corpus_sample, seed)
+        fingerprint, name = (
+            f"{fingerprint}-sample{corpus_sample}-{seed}",
+            f"realtimeqa-sample{corpus_sample}",
+        )
     raw = {
         str(r["question_id"]): r
         for r in map(json.loads, (data / "realtimeqa_news" / "questions.jsonl").open())
     }
-    pipe = cached_pipeline("realtimeqa", docs, fingerprint, settings)
+    pipe = cached_pipeline(name, docs, fingerprint, settings)
     rows = []
     for q in tqdm(qs, desc="news", unit="q"):
         golds = [g.strip("“”\"' ") for g in raw[q.id].get("answer_text") or []]
@@ -140,10 +197,15 @@ def news_answers(settings: Settings, data: Path, limit: int, seed: int) -> dict[
                 "refused": a.refused,
                 "reason": a.refusal_reason,
                 "correct": _judge(a.text, a.refused, golds)[0],
+                "f1": round(_judge(a.text, a.refused, golds)[1], 4),
                 "supported_draft_correct": _judge(supported, False, golds)[0],
                 "cites_gold": any(c.doc_id in q.gold for c in a.citations) and not a.refused,
                 "answerable_logodds": a.timings.get("answerable_logodds"),
+                "answerable_p": a.timings.get("answerable_p"),
                 "answer_check_logodds": a.timings.get("answer_check_logodds"),
+                "answer_check_gate": a.timings.get("answer_check_gate"),
+                "answer_check_correct": a.timings.get("answer_check_correct"),
+                "unanswerable": False,
                 "seconds": round(time.perf_counter() - t, 2),
             }
         )
@@ -151,6 +213,7 @@ def news_answers(settings: Settings, data: Path, limit: int, seed: int) -> dict[
     by_check = [r for r in rows if r["refused"] and "does not confirm" in r["reason"]]
     out = {
         "n": len(rows),
+        "corpus": len(docs),
         "answered": round(sum(not r["refused"] for r in rows) / n, 4),
         "correct": round(sum(r["correct"] for r in rows) / n, 4),
         "cites_gold": round(sum(r["cites_gold"] for r in rows) / n, 4),
@@ -161,6 +224,18 @@ def news_answers(settings: Settings, data: Path, limit: int, seed: int) -> dict[
         "seconds_per_question": round(sum(r["seconds"] for r in rows) / n, 2),
         "cases": rows,
     }
+    s = pipe.settings
+    if s.answerable_judge == "both" and s.answer_check_min <= -50 and s.answerable_min <= -50:
+        figs = configurations(rows, pipe.answerable_model.threshold, 1.5, 2.75)
+        out["configurations"] = {
+            k: {
+                "refused": round(1 - v["answerable_answered"], 4),
+                "correct": v["answerable_correct"],
+            }
+            for k, v in figs.items()
+        }
+        for name, m in out["configurations"].items():
+            print(f"  news {name:12} {m}")
     print(
         f"news   answered {out['answered']:.2f} correct {out['correct']:.2f} cites gold "
         f"{out['cites_gold']:.2f} | refused by the answer check "
@@ -178,7 +253,11 @@ def run_refusal_bench(
     seed: int = 7,
     peer: bool = True,
     news: int = 0,
+    articles: str = "test",
+    news_corpus: int | None = None,
 ) -> dict[str, Any]:
+    """`articles`: the SQuAD 2.0 articles the sample is drawn from: "test" (default: the
+    three the answerability model never saw, rag.train.answerable), "validation" or "all"."""
     from tqdm import tqdm
 
     para_file = data / "squad2_dev_half" / "paragraphs.jsonl"
@@ -186,6 +265,11 @@ def run_refusal_bench(
     ext2doc = {d.path.rsplit("#", 1)[-1]: d.id for d in docs}
     qfile = questions or data / "squad2_dev_half" / "questions.jsonl"
     qs = [json.loads(x) for x in qfile.read_text(encoding="utf-8").splitlines() if x.strip()]
+    if articles != "all":
+        from rag.train.answerable import article_splits
+
+        split_of = article_splits([q["title"] for q in qs])
+        qs = [q for q in qs if split_of[q["title"]] == articles]
     qs = stratified(qs, limit, seed)
     fingerprint = str(para_file.stat().st_size)
     pipe = cached_pipeline("squad2", docs, fingerprint, settings)
@@ -209,6 +293,7 @@ def run_refusal_bench(
                 "draft": a.draft,
                 "reason": a.refusal_reason,
                 "answerable_logodds": a.timings.get("answerable_logodds"),
+                "answerable_p": a.timings.get("answerable_p"),
                 "answer_check_logodds": a.timings.get("answer_check_logodds"),
                 "answer_check_gate": a.timings.get("answer_check_gate"),
                 "answer_check_correct": a.timings.get("answer_check_correct"),
@@ -249,6 +334,7 @@ def run_refusal_bench(
         "dataset": "squad2_dev_half",
         "n": len(qs),
         "seed": seed,
+        "articles": articles,
         "systems": {name: _score(rows) for name, rows in systems.items()},
         "peer": "llama-index CitationQueryEngine, same local LLM and retriever; refusal read "
         "from its text",
@@ -262,6 +348,8 @@ def run_refusal_bench(
                 "refuse_min_dense",
                 "refuse_min_coverage",
                 "answerable_gate",
+                "answerable_judge",
+                "answerable_model_min",
                 "answerable_min",
                 "answer_check",
                 "answer_check_min",
@@ -271,8 +359,27 @@ def run_refusal_bench(
         },
         "cases": systems,
     }
+    s = pipe.settings
+    open_bars = (
+        s.answerable_judge == "both" and s.answer_check_min <= -50 and s.answerable_min <= -50
+    )
+    record["gate_auc"] = {
+        k: gate_auc(systems["ours"], k) for k in ("answerable_p", "answerable_logodds")
+    }
+    if open_bars:
+        p_bar = pipe.answerable_model.threshold
+        record["configurations"] = {
+            "bars": {
+                "answerable_model_min": p_bar,
+                "answerable_min": 1.5,
+                "answer_check_min": 2.75,
+            },
+            "figures": configurations(systems["ours"], p_bar, 1.5, 2.75),
+        }
+        for name, m in record["configurations"]["figures"].items():
+            print(f"  {name:12} {m}")
     if news:
-        record["news"] = news_answers(settings, data, news, seed)
+        record["news"] = news_answers(settings, data, news, seed, news_corpus)
     for name, m in record["systems"].items():
         print(
             f"{name:6} unanswerable refused {m['unanswerable_refused']:.2f} | answerable "
