@@ -10,7 +10,7 @@ One decision for answers, summaries, `eval check` and `bench checker`, in named 
      below its threshold the claim is unsupported.
 When a span of several sentences is accepted, its best sentence alone is scored too, and cited
 alone when it is enough (tighter quotes for the reader). The LLM's own [n] markers only break
-ties in the alignment. `rules` switches on the older edit rules (rag.edits) for measurement.
+ties in the alignment.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from rag.align import align, span_text
 from rag.constraints import violated
 from rag.crossencoder import CrossEncoderModel
 from rag.draft import split_answer
-from rag.edits import edit_reason
 from rag.instructions import is_instruction
+from rag.settings import Settings
 from rag.terms import tokens
 from rag.types import Citation, Document, Hit, Sentence, Unit
 
@@ -83,21 +83,24 @@ class SupportChecker:
         embedder: object | None,
         model: CrossEncoderModel | None = None,
         threshold: float | None = None,
-        rules: frozenset[str] = frozenset(),
         constraints: bool = True,
     ) -> None:
         self.embedder = embedder
         self.model = model or CrossEncoderModel("support")
         self.threshold = float(threshold if threshold is not None else self.model.threshold)
-        self.rules = rules
         self.constraints = constraints  # off only to measure what they add
         self._last_units: tuple[tuple[str, ...], np.ndarray | None] | None = None
 
+    @classmethod
+    def from_settings(cls, embedder: object | None, settings: Settings) -> SupportChecker:
+        """The checker every entry point uses: `support_model` (a shipped name or a folder with
+        a card) at `support_threshold` (None: the model's own)."""
+        return cls(embedder, CrossEncoderModel(settings.support_model), settings.support_threshold)
+
     @property
     def version(self) -> str:
-        rules = "+" + "+".join(sorted(self.rules)) if self.rules else ""
         bare = "" if self.constraints else "-constraints"
-        return f"{self.model.version}/{ALIGN_VERSION}/t{self.threshold:g}{rules}{bare}"
+        return f"{self.model.version}/{ALIGN_VERSION}/t{self.threshold:g}{bare}"
 
     def embed(self, texts: Sequence[str]) -> np.ndarray | None:
         if self.embedder is None or not texts:
@@ -149,9 +152,7 @@ class SupportChecker:
                 out[i] = Verdict(0.0, (), "no checkable statement")
                 continue
             spans[i] = tuple(units[k] for k in a.units)
-            reason = (
-                self.constraints and violated(claim, spans[i], context, question_names)
-            ) or edit_reason(claim, spans[i], self.rules)
+            reason = self.constraints and violated(claim, spans[i], context, question_names)
             if reason:
                 out[i] = Verdict(0.0, spans[i], reason)
             else:

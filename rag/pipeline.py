@@ -119,7 +119,7 @@ class Pipeline:
 
     @cached_property
     def checker(self) -> SupportChecker:
-        return SupportChecker(self.embedder, threshold=self.settings.support_threshold)
+        return SupportChecker.from_settings(self.embedder, self.settings)
 
     # ---- library -------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:

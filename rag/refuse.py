@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from rag.constraints import number_text
-from rag.edits import _negates, _opposed
+from rag.polarity import negates, opposed
 from rag.settings import Settings
 from rag.terms import STOPWORDS, by_initials, has_negation, name_in, names, numbers, tokens, words
 from rag.types import Document, Hit, Query, QuestionTerms, Sentence
@@ -107,13 +107,13 @@ def premise_conflict(q: QuestionTerms, quoted: str) -> str:
                 # "not … able" asks what "unable" says: the negation moved, not the meaning
                 if (x == p + w and not q.negated) or (w == p + x and not has_negation(quoted)):
                     return f"the source says '{x}', not '{w}'"
-        pair = _opposed([w], list(s_words - q.words))
+        pair = opposed([w], list(s_words - q.words))
         if pair:
             return f"the source says '{pair[1]}', not '{pair[0]}'"
     if (
         q.wh
         and not q.negated
-        and _negates(quoted, q.text)
+        and negates(quoted, q.text)
         and q.tokens
         and len(q.tokens & set(tokens(quoted))) / len(q.tokens) >= 0.8
     ):

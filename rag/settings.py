@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # grounding + refusal
     # None: the support model's own threshold, chosen on its validation splits (card.json)
     support_threshold: float | None = None
+    # the support model: a name under rag/weights ("support") or a folder with a card.json,
+    # e.g. the permissive variant `newsrag train support --permissive` writes
+    support_model: str = "support"
     refuse_min_dense: float = 0.22  # best chunk cosine below this: nothing relevant was found
     refuse_min_coverage: float = 0.5  # share of the question's key terms the evidence must hold
     # before drafting, the LLM's yes/no log-odds that one of the first answerable_chunks
@@ -99,10 +102,15 @@ class Settings(BaseSettings):
     # approve?" on the seed article (figures in rag/answerable.py).
     answerable_gate: bool = True
     # who judges: the trained (passage, question) model (rag/weights/answerable), the LLM's
-    # yes/no log-odds, or both (each must pass its bar); measured in rag/answerable.py
+    # yes/no log-odds, or both (each must pass its bar). With the answer check, on 40 SQuAD 2.0
+    # questions of untouched articles (bench refusal, seed 7): model 0.85 unanswerables refused /
+    # 0.40 answerables correct, llm 0.75 / 0.45, both 0.85 / 0.40; but the model (trained on
+    # Wikipedia only) does not separate the seed article's questions, so the LLM judges
     answerable_judge: Literal["model", "llm", "both"] = "llm"
     answerable_model_min: float | None = None  # None: the model's own threshold (card.json)
-    answerable_min: float = 1.5
+    # with retrieved text marked as quoted data (issue 19) the same rule gives 1.25: "How much
+    # aid did the US Congress fail to approve for Ukraine?" scores 1.30 on the seed article
+    answerable_min: float = 1.25
     answerable_chunks: int = 2
     # after drafting, the same passages are asked again, also whether the drafted answer is
     # correct; below answer_check_min on the sum of the two log-odds the answer is refused.
@@ -111,7 +119,9 @@ class Settings(BaseSettings):
     # Congress fail to approve?" 3.15); on 120 SQuAD 2.0 questions outside the refusal bench's
     # samples it refuses 78% of the unanswerables (3.25 would refuse 85%; rag/answerable.py).
     answer_check: bool = True
-    answer_check_min: float = 2.75
+    # with the quoted-data prompts (issue 19) the same rule gives 2.5: the seed article's "How
+    # much aid did the US Congress fail to approve?" now sums to 2.62 (the others not re-run)
+    answer_check_min: float = 2.5
 
     # LLM seam
     llm_backend: Literal["local", "openai", "extractive"] = "local"

@@ -314,13 +314,17 @@ def test_answerability_gate_skipped_without_token_probabilities(seed_pipe: Pipel
 
 
 def test_the_trained_answerability_model_gates_before_drafting(seed_pipe: Pipeline) -> None:
-    """The shipped (passage, question) model, no LLM pass. On the seed article it lets an
-    answered question through and stops one whose answer is not there."""
+    """`answerable_judge="model"`: the shipped (passage, question) model, no LLM pass; below
+    its card's threshold the question is refused before any draft, above it goes on. (Not the
+    default: on the seed article it scores answerable questions 0.12-0.31 and unanswerable
+    ones 0.15-0.35, so it does not separate news; README step 4.)"""
     seed_pipe.settings = seed_pipe.settings.with_overrides(answerable_judge="model")
+    bar = seed_pipe.answerable_model.threshold
     a = seed_pipe.ask("Who manufactures the Patriot missiles in Japan?")
-    assert not a.refused and a.timings["answerable_p"] >= seed_pipe.answerable_model.threshold
-    b = seed_pipe.ask("How many Patriot missiles has Japan built so far?")
+    assert not a.refused and a.timings["answerable_p"] >= bar
+    b = seed_pipe.ask("What is the population of Japan's Patriot missile makers?")
     assert b.refused and "answerability model" in b.refusal_reason and not b.draft
+    assert b.timings["answerable_p"] < bar and "answerable_logodds" not in b.timings
 
 
 def test_a_name_given_in_part_may_be_written_in_full_from_its_articles_other_paragraph(

@@ -114,6 +114,24 @@ def configurations(
     return out
 
 
+def default_bars() -> tuple[float, float]:
+    """The shipped bars of the LLM gate and the answer check (not the run's opened ones)."""
+    f = Settings.model_fields
+    return f["answerable_min"].default, f["answer_check_min"].default
+
+
+def bars_open(s: Settings) -> bool:
+    """Both judges and the answer check recorded for every case, none of them refusing: the
+    run `configurations` can replay every setting from."""
+    return (
+        s.answerable_judge == "both"
+        and s.answer_check_min <= -50
+        and s.answerable_min <= -50
+        and s.answerable_model_min is not None
+        and s.answerable_model_min <= 0
+    )
+
+
 def gate_auc(rows: list[dict[str, Any]], key: str) -> float | None:
     """How well one recorded gate score ranks answerables above unanswerables."""
     from sklearn.metrics import roc_auc_score
@@ -225,8 +243,8 @@ def news_answers(
         "cases": rows,
     }
     s = pipe.settings
-    if s.answerable_judge == "both" and s.answer_check_min <= -50 and s.answerable_min <= -50:
-        figs = configurations(rows, pipe.answerable_model.threshold, 1.5, 2.75)
+    if bars_open(s):
+        figs = configurations(rows, pipe.answerable_model.threshold, *default_bars())
         out["configurations"] = {
             k: {
                 "refused": round(1 - v["answerable_answered"], 4),
@@ -360,9 +378,7 @@ def run_refusal_bench(
         "cases": systems,
     }
     s = pipe.settings
-    open_bars = (
-        s.answerable_judge == "both" and s.answer_check_min <= -50 and s.answerable_min <= -50
-    )
+    open_bars = bars_open(s)
     record["gate_auc"] = {
         k: gate_auc(systems["ours"], k) for k in ("answerable_p", "answerable_logodds")
     }
@@ -371,10 +387,10 @@ def run_refusal_bench(
         record["configurations"] = {
             "bars": {
                 "answerable_model_min": p_bar,
-                "answerable_min": 1.5,
-                "answer_check_min": 2.75,
+                "answerable_min": default_bars()[0],
+                "answer_check_min": default_bars()[1],
             },
-            "figures": configurations(systems["ours"], p_bar, 1.5, 2.75),
+            "figures": configurations(systems["ours"], p_bar, *default_bars()),
         }
         for name, m in record["configurations"]["figures"].items():
             print(f"  {name:12} {m}")
