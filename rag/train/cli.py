@@ -51,6 +51,18 @@ def cmd_train_answerable(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def training_options(t: argparse.ArgumentParser, name: str, max_length: int) -> None:
+    """The options both trainers share (TrainConfig's fields, where the model goes)."""
+    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--seed", type=int, default=13)
+    t.add_argument("--lr", type=float, default=3e-5)
+    t.add_argument("--max-length", type=int, default=max_length)
+    t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--name", default=name)
+    t.add_argument("--out", type=Path, help="where the model goes (default: the cache)")
+    t.add_argument("--quiet", action="store_true")
+
+
 def add_train_command(sub: Any, common: Callable[[Any], None], settings_of: Callable) -> None:
     p = sub.add_parser("train", help="train the support or answerability model (CPU, hours)")
     tsub = p.add_subparsers(dest="what", required=True)
@@ -61,25 +73,11 @@ def add_train_command(sub: Any, common: Callable[[Any], None], settings_of: Call
         action="store_true",
         help="leave out the non-commercial sets (ANLI, SICK, FaithBench)",
     )
-    t.add_argument("--epochs", type=int, default=3)
-    t.add_argument("--seed", type=int, default=13)
-    t.add_argument("--lr", type=float, default=3e-5)
-    t.add_argument("--max-length", type=int, default=192)
-    t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--name", default="support")
-    t.add_argument("--out", type=Path, help="where the model goes (default: the cache)")
-    t.add_argument("--quiet", action="store_true")
+    training_options(t, "support", max_length=192)
     common(t)
     t.set_defaults(func=lambda a: cmd_train_support(a, settings_of(a)))
 
     t = tsub.add_parser("answerable", help="(passage, question) -> holds the answer (SQuAD 2.0)")
-    t.add_argument("--epochs", type=int, default=3)
-    t.add_argument("--seed", type=int, default=13)
-    t.add_argument("--lr", type=float, default=3e-5)
-    t.add_argument("--max-length", type=int, default=256)
-    t.add_argument("--threads", type=int, default=2)
-    t.add_argument("--name", default="answerable")
-    t.add_argument("--out", type=Path, help="where the model goes (default: the cache)")
-    t.add_argument("--quiet", action="store_true")
+    training_options(t, "answerable", max_length=256)
     common(t)
     t.set_defaults(func=lambda a: cmd_train_answerable(a, settings_of(a)))
