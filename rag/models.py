@@ -93,7 +93,8 @@ def _part_paths(model: PackagedGGUF) -> list[Path]:
     return paths
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Streamed: the LLM file is about 1 GB."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
@@ -146,4 +147,4 @@ def assemble_gguf(model: PackagedGGUF, target: Path) -> Path:
 def verify(path: Path, spec: str) -> bool:
     """Full checksum of an assembled packaged model (slow: reads the whole file)."""
     model = LLMS[spec]
-    return path.stat().st_size == model.size and _sha256(path) == model.sha256
+    return path.stat().st_size == model.size and sha256_file(path) == model.sha256

@@ -30,6 +30,7 @@ import numpy as np
 
 from rag.align import align, span_text
 from rag.chunk import split_sentences
+from rag.models import sha256_file
 from rag.terms import tokens
 from rag.types import Unit
 
@@ -94,14 +95,6 @@ def data_files(data: Path, names: tuple[str, ...] = tuple(SETS)) -> list[Path]:
         "synthetic_wiki": [data / "squad2_dev_half" / "paragraphs.jsonl"],
     }
     return [f for n in names for f in files[n]]
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # ---- raw records: (set, group, source, claim, label, title, split or None) -----------------
