@@ -66,16 +66,32 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     pipe = _pipeline(args)
-    bar = tqdm(total=0, unit="chunk", desc="ingest", disable=args.quiet, file=sys.stderr)
+    # one bar, drawn once the work is counted (not during the model load), redrawn in place (a
+    # pipe gets a line at most every few seconds); its rate is chunks/s, its time left follows
+    bars: list[tqdm] = []
 
     def progress(done: int, total: int, what: str) -> None:
-        bar.total = total
-        bar.n = done
-        bar.set_postfix_str(what[:40])
-        bar.refresh()
+        if not bars:
+            bars.append(
+                tqdm(
+                    total=total,
+                    unit="chunk",
+                    desc="ingest",
+                    disable=args.quiet,
+                    file=sys.stderr,
+                    mininterval=0.5 if sys.stderr.isatty() else 5.0,
+                    dynamic_ncols=True,
+                    postfix=what[:40],
+                )
+            )
+        bar = bars[0]
+        if bar.total != total:
+            bar.reset(total)
+        bar.update(done - bar.n)
 
     report = pipe.ingest(args.paths, progress=progress)
-    bar.close()
+    for bar in bars:
+        bar.close()
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -116,9 +132,18 @@ def cmd_summarize(args: argparse.Namespace) -> int:
         return 0
     cites = summary.citations
     number = {(c.doc_id, c.start, c.end): i for i, c in enumerate(cites, start=1)}
-    for s in summary.sentences:
-        marks = "".join(f"[{number[(c.doc_id, c.start, c.end)]}]" for c in s.citations)
-        print(f"{s.text} {marks}" + ("" if s.supported else f"  ⚠ unsupported: {s.reason}"))
+    docs = pipe.index.documents
+    sections = summary.topics or [None]
+    if summary.topics:
+        print(f"Digest of the {len(summary.doc_ids)} newest articles, by topic:")
+    for topic in sections:
+        if topic is not None:
+            titles = "; ".join(docs[d].title for d in topic.doc_ids if d in docs)
+            print(f"\n## {topic.label}  ({len(topic.doc_ids)} article(s): {titles})")
+        for s in topic.sentences if topic is not None else summary.sentences:
+            marks = "".join(f"[{number[(c.doc_id, c.start, c.end)]}]" for c in s.citations)
+            print(f"{s.text} {marks}" + ("" if s.supported else f"  ⚠ unsupported: {s.reason}"))
+    print()
     for i, c in enumerate(cites, start=1):
         print(f'[{i}] {c.title}: "{c.quote}"')
     return 0
@@ -129,12 +154,18 @@ def cmd_documents(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(docs, ensure_ascii=False, indent=2))
         return 0
+
+    def mark(d: dict[str, Any], name: str) -> str:
+        return "~" if name in d["guessed"] else " "
+
     for d in docs:
         print(
-            f"{d['id']}  {d['published_at'] or '----------'}  {d['source'][:18]:18}  "
-            f"{d['chunks']:3d} chunks  {d['title'][:70]}"
+            f"{d['id']}  {mark(d, 'published_at')}{d['published_at'] or '----------'}  "
+            f"{d['source'][:18]:18}  {d['chunks']:3d} chunks  {mark(d, 'title')}{d['title'][:70]}"
         )
     print(f"{len(docs)} documents")
+    if any(d["guessed"] for d in docs):
+        print("~ read from the text (the file states no title or date)")
     return 0
 
 
@@ -205,7 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     _filter_flags(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("summarize", help="summarise documents or what a query finds")
+    p = sub.add_parser(
+        "summarize",
+        help="summarise documents, what a query finds, or (no flags) the newest articles by topic",
+    )
     p.add_argument("--doc", action="append", help="document id (repeatable)")
     p.add_argument("--query")
     p.add_argument("--json", action="store_true")

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from rag import models  # noqa: F401  (sets the offline environment before transformers loads)
 from rag.errors import ModelError
+from rag.models import quiet_transformers  # importing rag.models sets the offline environment
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 CARD = "card.json"
@@ -87,10 +87,8 @@ class CrossEncoderModel:
         verify(self.path, self.card)
         import torch
         from sentence_transformers import CrossEncoder
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
+        quiet_transformers()
         if self.threads:
             torch.set_num_threads(self.threads)
         return CrossEncoder(

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from rag import models  # noqa: F401  (sets the offline environment before transformers loads)
-from rag.models import embedder_path
+from rag.models import embedder_path, quiet_transformers
 
 
 class Embedder:
@@ -37,6 +37,7 @@ class Embedder:
         # ~395 ms on 2 intra-op threads and ~11 ms on one (two OpenMP runtimes contend), and
         # batches ran faster on one thread too while another job held the other core.
         torch.set_num_threads(max(1, self.threads))
+        quiet_transformers()
         return SentenceTransformer(self.path, device="cpu", local_files_only=True)
 
     @property

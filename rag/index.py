@@ -67,6 +67,7 @@ class Index:
             for line in (gen / "documents.jsonl").read_text(encoding="utf-8").splitlines():
                 d = json.loads(line)
                 d["authors"] = tuple(d.get("authors") or ())
+                d["guessed"] = tuple(d.get("guessed") or ())
                 doc = Document(**d)
                 index.documents[doc.id] = doc
             for line in (gen / "chunks.jsonl").read_text(encoding="utf-8").splitlines():
@@ -95,10 +96,13 @@ class Index:
 
     def titled(self) -> dict[str, list[str]]:
         """Normalised title (see `title_key`) -> ids of the documents with that title; rebuilt
-        after changes. Titles longer than TITLE_WORDS words are left out: no passage names them."""
+        after changes. Titles longer than TITLE_WORDS words are left out: no passage names them;
+        so are guessed titles (the opening words of a text, not a name anything links by)."""
         if self._titles is None:
             table: dict[str, list[str]] = {}
             for d in self.documents.values():
+                if "title" in d.guessed:
+                    continue
                 key = title_key(d.title)
                 if key and len(key.split()) <= TITLE_WORDS:
                     table.setdefault(key, []).append(d.id)
@@ -207,6 +211,7 @@ class Index:
             for doc in self.documents.values():
                 d = asdict(doc)
                 d["authors"] = list(doc.authors)
+                d["guessed"] = list(doc.guessed)
                 f.write(json.dumps(d, ensure_ascii=False) + "\n")
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as f:
             for cid, chunk in self.chunks.items():

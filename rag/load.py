@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import LoadError
+from rag.guess import guess_date, guess_title, stated_title
 from rag.types import Document
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -123,10 +124,25 @@ def make_document(
     published_at: Any = None,
     url: Any = None,
     authors: Any = None,
+    file: Path | None = None,
 ) -> Document:
+    """A Document. For a file (`file`: text, HTML, PDF), a title or date its metadata lacks is
+    read from the text, the modification day being the last-resort date, and marked guessed.
+    Records of a JSON file (file=None) are structured data: what they lack is left empty, so
+    the measured benches, which load records, see exactly what the data says.
+    """
     clean = normalize_text(text)
     if not clean:
         raise LoadError(path, "no text (the document is empty)")
+    guessed: list[str] = []
+    if file is not None and not str(title or "").strip():
+        title = guess_title(clean) or file.stem.replace("_", " ").replace("-", " ")
+        if not stated_title(clean):
+            guessed.append("title")
+    if file is not None and normalize_date(published_at) is None:
+        published_at = guess_date(clean, file)
+        if published_at:
+            guessed.append("published_at")
     return Document(
         id=doc_id_for(clean),
         text=clean,
@@ -136,6 +152,7 @@ def make_document(
         url=str(url).strip() if url else "",
         authors=_authors(authors),
         path=path,
+        guessed=tuple(guessed),
     )
 
 
@@ -180,22 +197,7 @@ def _fields(record: dict[str, Any]) -> dict[str, Any]:
 
 def load_text(path: Path) -> list[Document]:
     text = _read_text(path)
-    meta = _sidecar(path)
-    fields = _fields(meta)
-    if not fields["title"]:
-        fields["title"] = _guess_title(text, path)
-    return [make_document(text, path=str(path), **fields)]
-
-
-def _guess_title(text: str, path: Path) -> str:
-    for line in text.strip().splitlines()[:3]:
-        line = line.strip()
-        if line.startswith("#"):
-            return line.lstrip("#").strip()
-    first = text.strip().splitlines()[0].strip() if text.strip() else ""
-    if 0 < len(first) <= 120 and not first.endswith((".", ":", ";")) and not first.startswith("-"):
-        return first
-    return path.stem.replace("_", " ").replace("-", " ").strip()
+    return [make_document(text, path=str(path), file=path, **_fields(_sidecar(path)))]
 
 
 def load_html(path: Path) -> list[Document]:
@@ -218,11 +220,12 @@ def load_html(path: Path) -> list[Document]:
         make_document(
             body,
             path=str(path),
-            title=side["title"] or (meta.title if meta else None) or path.stem,
+            title=side["title"] or (meta.title if meta else None),
             source=side["source"] or (meta.sitename if meta else None),
             published_at=side["published_at"] or (meta.date if meta else None),
             url=side["url"] or (meta.url if meta else None),
             authors=side["authors"] or (meta.author if meta else None),
+            file=path,
         )
     ]
 
@@ -245,12 +248,13 @@ def load_pdf(path: Path) -> list[Document]:
         make_document(
             text,
             path=str(path),
-            title=side["title"] or (info.title if info and info.title else path.stem),
+            title=side["title"] or (info.title if info and info.title else None),
             source=side["source"],
             published_at=side["published_at"]
             or (info.creation_date if info and info.get("/CreationDate") else None),
             url=side["url"],
             authors=side["authors"] or (info.author if info else None),
+            file=path,
         )
     ]
 

@@ -21,6 +21,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
+def quiet_transformers() -> None:
+    """No "Loading weights" bars or info lines from transformers: a command's stderr is for
+    its own progress bar and for warnings a user should act on."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
 @dataclass(frozen=True)
 class PackagedGGUF:
     """A GGUF file shipped as numbered packages whose `get_part_path()` gives each piece."""

@@ -30,7 +30,7 @@ from rag.errors import LoadError, NewsragError
 from rag.ground import SupportChecker, sentence_units
 from rag.index import Index
 from rag.judge import gives_token_probabilities
-from rag.llm import LLM, load_llm
+from rag.llm import LLM, ChatMessage, load_llm
 from rag.load import expand_paths, load_file
 from rag.query import understand
 from rag.refuse import (
@@ -83,6 +83,8 @@ class Pipeline:
         self._llm = llm
         self._embedder = embedder
         self._write_lock = threading.RLock()
+        self.status = "cold"  # → "loading" → "ready" (or "failed: why") as `warm` runs
+        self._digest: tuple[str, Summary] | None = None  # (corpus hash, digest of it)
 
     # ---- parts ---------------------------------------------------------------------------
     @property
@@ -120,6 +122,22 @@ class Pipeline:
     @cached_property
     def checker(self) -> SupportChecker:
         return SupportChecker.from_settings(self.embedder, self.settings)
+
+    def warm(self) -> None:
+        """Load every model a question needs and run each once, so the first question does
+        not pay for it (the app calls this in the background at start; `status` tells)."""
+        self.status = "loading"
+        try:
+            self.embedder.embed(["warm up"])
+            self.llm.complete([ChatMessage(role="user", content="Say OK.")], max_tokens=1)
+            self.checker.model.score([("Warm up.", "Warm up.")])
+            if self.settings.answerable_judge in ("model", "both"):
+                self.answerable_model.score([("Warm up.", "Warm up?")])
+            _ = self.retriever
+        except Exception as e:  # shown in the page; the first question reports it again
+            self.status = f"failed: {e}"
+            raise
+        self.status = "ready"
 
     # ---- library -------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
@@ -195,7 +213,7 @@ class Pipeline:
             )
             for doc in fresh
         ]
-        texts = [self._embed_text(doc, c.text) for doc, chunks in pending for c in chunks]
+        texts = [self.embed_text(doc, c.text) for doc, chunks in pending for c in chunks]
         total = len(texts)
         vecs = np.zeros((total, index.dim), dtype=np.float32)
         if progress:
@@ -230,8 +248,11 @@ class Pipeline:
         report.seconds = time.perf_counter() - t0
         return report
 
-    def _embed_text(self, doc: Document, text: str) -> str:
-        return f"{doc.title}\n{text}" if self.settings.embed_title and doc.title else text
+    def embed_text(self, doc: Document, text: str) -> str:
+        """What is embedded for a chunk: its text, after its article's title when one is set
+        (a guessed title is the text's own opening words: it would add nothing but weight)."""
+        titled = self.settings.embed_title and doc.title and "title" not in doc.guessed
+        return f"{doc.title}\n{text}" if titled else text
 
     def delete(self, doc_ids: Iterable[str]) -> list[str]:
         """Remove documents from every store; returns the ids that were indexed."""
@@ -243,12 +264,17 @@ class Pipeline:
 
     # ---- asking --------------------------------------------------------------------------
     def query(
-        self, question: str, filters: Filters | dict | None = None, as_of: str | None = None
+        self,
+        question: str,
+        filters: Filters | dict | None = None,
+        as_of: str | None = None,
+        follows: Query | None = None,
     ) -> Query:
-        """The question with its filters: given by hand, or read from its words."""
+        """The question with its filters: given by hand, read from its words, or (for a
+        follow-up, `follows` being the earlier question's Query) kept from the earlier words."""
         docs = self.index.documents.values()
         return understand(
-            question, filters, {d.source for d in docs}, {d.title for d in docs}, as_of
+            question, filters, {d.source for d in docs}, {d.title for d in docs}, as_of, follows
         )
 
     def retrieve(
@@ -257,29 +283,37 @@ class Pipeline:
         return self.retriever.retrieve(self.query(question, filters, as_of))
 
     def ask(
-        self, question: str, filters: Filters | dict | None = None, as_of: str | None = None
+        self,
+        question: str,
+        filters: Filters | dict | None = None,
+        as_of: str | None = None,
+        follows: Query | None = None,
     ) -> Answer:
         """Answer with every sentence grounded in a quoted span, or refuse with a reason."""
         answer = None
-        for event in self.stream(question, filters, as_of):
+        for event in self.stream(question, filters, as_of, follows):
             if isinstance(event, Answer):
                 answer = event
         assert answer is not None
         return answer
 
     def stream(
-        self, question: str, filters: Filters | dict | None = None, as_of: str | None = None
+        self,
+        question: str,
+        filters: Filters | dict | None = None,
+        as_of: str | None = None,
+        follows: Query | None = None,
     ) -> Iterator[str | Answer]:
         """Yield the answer's text as the LLM writes it, then the grounded Answer.
 
         `as_of` (YYYY-MM-DD): the day the question is asked; later articles are not seen and
-        recency counts in the ranking.
+        recency counts in the ranking. `follows`: the Query of the question this one follows up.
         """
         if not question or not question.strip():
             raise NewsragError("empty question")
         t0 = time.perf_counter()
         timings: dict[str, float] = {}
-        query = self.query(question, filters, as_of)
+        query = self.query(question, filters, as_of, follows)
         hits, docs, empty = self._snapshot(query)
         timings["retrieve_ms"] = self.retriever.last_ms
         titles = {h.chunk.doc_id: docs[h.chunk.doc_id].title for h in hits}
@@ -499,7 +533,20 @@ class Pipeline:
         query: str | None = None,
         filters: Filters | dict | None = None,
     ) -> Summary:
-        """A cited summary of documents (by id) or of what a query retrieves."""
+        """A cited summary of documents (by id), of what a query retrieves, or with neither a
+        digest of the newest articles by topic (kept until the collection changes)."""
         from rag.summarize import summarize
 
-        return summarize(self, list(doc_ids) if doc_ids else None, query, filters)
+        if doc_ids or query:
+            return summarize(self, list(doc_ids) if doc_ids else None, query, filters)
+        key = self.index.corpus_hash()
+        cached = self.cached_digest()
+        if cached is None:
+            cached = summarize(self, None, None)
+            self._digest = (key, cached)
+        return cached
+
+    def cached_digest(self) -> Summary | None:
+        """The digest of the collection as it is now, if one was written; else None."""
+        held = self._digest
+        return held[1] if held is not None and held[0] == self.index.corpus_hash() else None

@@ -9,6 +9,10 @@ unambiguous is inferred, by patterns (fast, no LLM):
 A bare year is left alone: in news questions it is usually part of the fact asked about
 ("the first change since 2014"), not a wish to filter. An as-of date (a question asked on a day
 cannot see later articles) caps the range and turns on recency in the ranking.
+
+A follow-up (`follows`: the earlier question's Query) keeps the filters that question's words
+set ("What did CNN report last week?" → "And why?"), kind by kind, unless its own words or the
+hand-set filters give that kind anew.
 """
 
 from __future__ import annotations
@@ -111,6 +115,7 @@ def understand(
     known_sources: Iterable[str] = (),
     known_titles: Iterable[str] = (),
     as_of: date | str | None = None,
+    follows: Query | None = None,
 ) -> Query:
     explicit = Filters.from_dict(filters)
     question = " ".join(text.split())
@@ -166,6 +171,24 @@ def understand(
         date_from, date_to, notes, phrases = infer_dates(dateless, as_of)
         inferred.extend(notes)
         used.extend(phrases)
+    if follows is not None:
+        was = follows.read_filters
+        earlier = " (from the earlier question)"
+        if not sources and was.sources:
+            sources = list(was.sources)
+            inferred.extend(f"source: {x}{earlier}" for x in was.sources)
+        if not titles and was.titles:
+            titles = list(was.titles)
+            inferred.extend(f"title: {x}{earlier}" for x in was.titles)
+        if not (date_from or date_to) and (was.date_from or was.date_to):
+            date_from, date_to = was.date_from, was.date_to
+            inferred.append(f"dates: {date_from or '…'} to {date_to or '…'}{earlier}")
+    read = Filters(
+        sources=tuple(x for x in sources if x not in explicit.sources),
+        date_from=None if explicit.date_from or explicit.date_to else date_from,
+        date_to=None if explicit.date_from or explicit.date_to else date_to,
+        titles=tuple(x for x in titles if x not in explicit.titles),
+    )
     if as_of and (date_to is None or date_to > as_of.isoformat()):
         date_to = as_of.isoformat()
     f = Filters(
@@ -183,6 +206,7 @@ def understand(
         core=" ".join(core.split()),
         filters=f,
         inferred=tuple(inferred),
+        read_filters=read,
         as_of=as_of.isoformat() if as_of else None,
         current=bool(as_of) or bool(_CURRENT.search(question)),
         terms=analyse(" ".join(core.split()) or question),

@@ -140,6 +140,11 @@ class Settings(BaseSettings):
     # summaries
     summary_sentences: int = 5
     summary_group_chars: int = 3500  # text per map step
+    # the digest (a summary with no ids and no query): the newest articles, grouped by topic
+    digest_articles: int = 10
+    digest_sentences: int = 3  # per topic
+    digest_topic_min: float = 0.5  # cosine of two articles' opening chunks to share a topic
+    digest_at_start: bool = True  # the app writes the digest in the background once warm
 
     # app
     host: str = "127.0.0.1"

@@ -3,19 +3,27 @@
 Map: each article (in groups of sentences small enough for a quick prompt) is summarised from
 numbered sentences. Reduce: partial summaries are merged into one. Then every sentence of the
 result is checked against the sentences of the summarised articles, cited or flagged.
+
+With no ids and no query, a digest of the collection: the newest articles, grouped by topic
+(average-linkage clusters of their opening chunks' embeddings, the vectors ingest stored for
+them), each topic summarised as above.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from rag.answer import doc_label
+from rag.conversation import key_terms
 from rag.draft import split_answer
 from rag.errors import NewsragError
 from rag.instructions import is_instruction
 from rag.llm import ChatMessage
-from rag.types import Chunk, Document, Filters, Summary, Unit
+from rag.types import Chunk, Document, Filters, Summary, Topic, Unit
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
@@ -68,7 +76,9 @@ def summarize(
     doc_ids: list[str] | None,
     query: str | None,
     filters: Filters | dict | None = None,
+    sentences: int | None = None,
 ) -> Summary:
+    """`sentences`: at most this many in the result (default `summary_sentences`)."""
     t0 = time.perf_counter()
     s = pipe.settings
     index = pipe.index
@@ -83,7 +93,7 @@ def summarize(
         for h in hits:
             chosen.setdefault(h.chunk.doc_id, []).append(h.chunk)
     else:
-        raise NewsragError("summarize needs document ids or a query")
+        return digest(pipe)
     if not chosen:
         raise NewsragError("nothing to summarise: no document matched")
     if len(chosen) > MAX_DOCS:
@@ -92,7 +102,7 @@ def summarize(
     docs = index.documents
     all_units: list[Unit] = []
     partials: list[str] = []
-    n = s.summary_sentences
+    n = sentences or s.summary_sentences
     for doc_id, chunks in chosen.items():
         doc = docs[doc_id]
         units = _doc_units(doc, sorted(chunks, key=lambda c: c.position))
@@ -127,4 +137,69 @@ def summarize(
         doc_ids=tuple(chosen),
         query=query,
         timings={"total_ms": (time.perf_counter() - t0) * 1000},
+    )
+
+
+def newest(documents: dict[str, Document], n: int) -> list[Document]:
+    """The n newest articles: by date, undated ones last, later ingests first among equals."""
+    order = list(documents.values())
+    ranked = sorted(range(len(order)), key=lambda i: (order[i].published_at or "", i), reverse=True)
+    return [order[i] for i in ranked[:n]]
+
+
+def topics(vectors: np.ndarray, min_cosine: float) -> list[list[int]]:
+    """Average-linkage clusters of unit vectors: merge the closest pair of groups while their
+    mean cosine is at least `min_cosine`. Groups keep their members' order; the groups are
+    ordered by their first member (the newest article leads)."""
+    groups = [[i] for i in range(len(vectors))]
+    sims = vectors @ vectors.T
+    while len(groups) > 1:
+        best, pair = min_cosine, None
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                link = float(sims[np.ix_(groups[a], groups[b])].mean())
+                if link >= best:
+                    best, pair = link, (a, b)
+        if pair is None:
+            break
+        a, b = pair
+        groups[a] = sorted(groups[a] + groups[b])
+        del groups[b]
+    return sorted(groups, key=lambda g: g[0])
+
+
+def topic_label(docs: list[Document]) -> str:
+    """Names several of the articles' titles share, else the newest article's title."""
+    if len(docs) > 1:
+        counts = Counter(n for d in docs for n in {t for t in key_terms(d.title) if t[0].isupper()})
+        shared = [n for n, c in counts.most_common() if c > 1][:3]
+        if shared:
+            return ", ".join(shared)
+    return docs[0].title or docs[0].id
+
+
+def digest(pipe: Pipeline) -> Summary:
+    """A cited digest of the collection: the newest `digest_articles`, one summary per topic."""
+    t0 = time.perf_counter()
+    s = pipe.settings
+    index = pipe.index
+    docs = newest(index.documents, s.digest_articles)
+    if not docs:
+        raise NewsragError("nothing to summarise: the index holds no articles yet")
+    # each article's opening chunk, embedded as ingest embedded it (the stores keep vectors
+    # for search only, with no read-back, so the few needed are recomputed)
+    openings = [min(index.doc_chunks(d.id), key=lambda c: c.position).text for d in docs]
+    vecs = pipe.embedder.embed([pipe.embed_text(d, t) for d, t in zip(docs, openings, strict=True)])
+    parts: list[Topic] = []
+    for group in topics(vecs, s.digest_topic_min):
+        members = [docs[i] for i in group]
+        part = summarize(pipe, [d.id for d in members], None, sentences=s.digest_sentences)
+        parts.append(Topic(topic_label(members), part.doc_ids, part.sentences))
+    sentences = tuple(x for t in parts for x in t.sentences)
+    return Summary(
+        text=" ".join(x.text for x in sentences),
+        sentences=sentences,
+        doc_ids=tuple(d.id for d in docs),
+        timings={"total_ms": (time.perf_counter() - t0) * 1000},
+        topics=tuple(parts),
     )

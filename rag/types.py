@@ -25,12 +25,16 @@ class Document:
     url: str = ""
     authors: tuple[str, ...] = ()
     path: str = ""  # where it was loaded from (file, or file#record)
+    guessed: tuple[
+        str, ...
+    ] = ()  # metadata read from the text, not stated: "title", "published_at"
 
     def meta(self) -> dict[str, Any]:
         """Metadata without the text, as shown in listings and citations."""
         d = asdict(self)
         d.pop("text")
         d["authors"] = list(self.authors)
+        d["guessed"] = list(self.guessed)
         d["chars"] = len(self.text)
         return d
 
@@ -114,6 +118,7 @@ class Query:
     text: str
     filters: Filters = field(default_factory=Filters)
     inferred: tuple[str, ...] = ()  # human-readable notes on filters guessed from the words
+    read_filters: Filters = field(default_factory=Filters)  # the part of `filters` so guessed
     as_of: str | None = None  # ISO date the question is asked on; later articles are unseen
     core: str = ""  # the question less the phrases that became filters (what must be answered)
     current: bool = False  # about current events: recency counts in the ranking
@@ -251,14 +256,26 @@ class Answer:
 
 
 @dataclass(frozen=True)
+class Topic:
+    """One topic of a digest: related articles and the checked sentences that summarise them."""
+
+    label: str
+    doc_ids: tuple[str, ...]
+    sentences: tuple[Sentence, ...]
+
+
+@dataclass(frozen=True)
 class Summary:
-    """A summary of one or many documents; every sentence checked against their text."""
+    """A summary of one or many documents; every sentence checked against their text.
+
+    A digest of the collection (no ids, no query) also groups its sentences by `topics`."""
 
     text: str
     sentences: tuple[Sentence, ...]
     doc_ids: tuple[str, ...]
     query: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    topics: tuple[Topic, ...] = ()
 
     @property
     def citations(self) -> list[Citation]:
@@ -272,4 +289,12 @@ class Summary:
             "sentences": [s.to_dict() for s in self.sentences],
             "citations": [c.to_dict() for c in self.citations],
             "timings": {k: round(v, 1) for k, v in self.timings.items()},
+            "topics": [
+                {
+                    "label": t.label,
+                    "doc_ids": list(t.doc_ids),
+                    "sentences": [x.text for x in t.sentences],
+                }
+                for t in self.topics
+            ],
         }

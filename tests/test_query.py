@@ -46,3 +46,20 @@ def test_explicit_filters_win_and_core_drops_filter_phrases() -> None:
 def test_several_sources_named() -> None:
     q = understand("What did CNN and The Week report about the storm?", None, SOURCES)
     assert set(q.filters.sources) == {"CNN", "The Week"}
+
+
+def test_follow_up_keeps_earlier_inferred_filters_kind_by_kind() -> None:
+    first = understand("What did CNN report last week?", None, SOURCES, (), AS_OF)
+    assert first.read_filters.sources == ("CNN",)
+    then = understand("And why did it happen?", None, SOURCES, (), AS_OF, follows=first)
+    assert then.filters.sources == ("CNN",)
+    assert (then.filters.date_from, then.filters.date_to) == ("2022-07-01", "2022-07-15")
+    assert any("earlier question" in note for note in then.inferred)
+    # its own words win for their kind; the other kind is still kept
+    own = understand("What did The Week report about it?", None, SOURCES, (), AS_OF, follows=first)
+    assert own.filters.sources == ("The Week",) and own.filters.date_from == "2022-07-01"
+    # hand-set filters win too, and are never themselves carried as "read from the words"
+    hand = understand("And then?", {"sources": ["USA Today"]}, SOURCES, (), AS_OF, follows=first)
+    assert hand.filters.sources == ("USA Today",) and hand.read_filters.sources == ()
+    # no earlier question: nothing carried
+    assert understand("And why?", None, SOURCES, (), AS_OF).filters.sources == ()

@@ -22,6 +22,7 @@ from rag.ui.render import (
     parse_ref,
     sources_html,
 )
+from rag.ui.summarise import digest_view
 
 QUESTION = "Who manufactures the Patriot missiles in Japan?"
 
@@ -67,22 +68,35 @@ def test_parse_ref_rejects_garbage() -> None:
 def test_chat_streams_then_grounds_and_follow_up_is_rewritten(seed_pipe: Pipeline) -> None:
     app = build_app(seed_pipe)
     respond = _fn(app, "chat")
-    steps = [copy.deepcopy(s) for s in respond(QUESTION, [], [], [], "", "", [])]
-    history, _, panel, note, asked = steps[-1]
+    steps = [copy.deepcopy(s) for s in respond(QUESTION, [], [], [], [], "", "", [])]
+    history, _, panel, note, asked, last = steps[-1]
     assert len(steps) > 2  # a status, streamed deltas, then the grounded answer
     assert "▌" in steps[2][0][-1]["content"]
     assert history[-1]["role"] == "assistant" and "#cite:chat:" in history[-1]["content"]
     assert "cite-card" in panel and "No filters" in note and asked == [QUESTION]
-    steps = list(respond("Who makes them?", history, asked, [], "", "", []))
+    steps = list(respond("Who makes them?", history, asked, last, [], "", "", []))
     note = steps[-1][3]
     assert "Follow-up" in note and "Patriot" in note
     assert steps[-1][4][-1].startswith("Who makes them? (context:")
 
 
+def test_follow_up_keeps_the_filters_the_earlier_words_set(seed_pipe: Pipeline) -> None:
+    respond = _fn(build_app(seed_pipe), "chat")
+    first = list(respond("What did Japan decide in December 2023?", [], [], [], [], "", "", []))
+    _, _, _, note, asked, last = first[-1]
+    assert "dates: in December 2023" in note
+    then = list(respond("Who makes them?", first[-1][0], asked, last, [], "", "", []))
+    note = then[-1][3]
+    assert "from the earlier question" in note and "2023-12-01 to 2023-12-31" in note
+    # a question that stands alone starts afresh
+    fresh = list(respond("Is Japan sending Patriot missiles?", [], asked, last, [], "", "", []))
+    assert "earlier question" not in fresh[-1][3]
+
+
 def test_chat_filters_are_applied_and_shown(seed_pipe: Pipeline) -> None:
     respond = _fn(build_app(seed_pipe), "chat")
-    steps = list(respond(QUESTION, [], [], [], "2020-01-01", "2020-12-31", []))
-    history, _, _, note, _ = steps[-1]
+    steps = list(respond(QUESTION, [], [], [], [], "2020-01-01", "2020-12-31", []))
+    history, _, _, note, _, _ = steps[-1]
     assert "dates 2020-01-01 to 2020-12-31" in note
     assert "do not answer" in history[-1]["content"]  # no article in that range
 
@@ -96,7 +110,7 @@ def test_filters_note_shows_inferred_filters(seed_pipe: Pipeline) -> None:
 def test_bad_date_is_an_error_not_a_crash(seed_pipe: Pipeline) -> None:
     respond = _fn(build_app(seed_pipe), "chat")
     try:
-        list(respond(QUESTION, [], [], [], "last year", "", []))
+        list(respond(QUESTION, [], [], [], [], "last year", "", []))
     except gr.Error as e:
         assert "date like" in str(e)
     else:
@@ -186,12 +200,12 @@ def test_summarise_handler_cites(seed_pipe: Pipeline) -> None:
     doc_id = next(iter(seed_pipe.index.documents))
     md, cards, _ = summarise([doc_id], "", progress=lambda *a, **k: None)
     assert "#cite:sum:" in md and "supported by the articles" in md and "cite-card" in cards
-    try:
-        summarise([], "  ", progress=lambda *a, **k: None)
-    except gr.Error as e:
-        assert "Pick at least one article" in str(e)
-    else:
-        raise AssertionError("an empty request must be refused")
+    # nothing chosen: the digest of the newest articles, by topic; the page's poll shows it
+    assert digest_view(seed_pipe) is None
+    md, cards, _ = summarise([], "  ", progress=lambda *a, **k: None)
+    assert md.startswith("**Digest of the 1 newest articles, by topic**") and "cite-card" in cards
+    assert "#### Japan" in md and "#cite:sum:" in md
+    assert digest_view(seed_pipe) == (md, cards)
 
 
 def test_load_script_refuses_other_hosts_and_measures(seed_pipe: Pipeline) -> None:

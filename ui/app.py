@@ -9,7 +9,9 @@ so retrieval and grounding of other users' questions go on while one answer is g
 from __future__ import annotations
 
 import os
+import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from rag.ui.chat import chat_tab
 from rag.ui.evaluation import eval_tab
 from rag.ui.library import library_tab, picker_choices, rows, stats_markdown
 from rag.ui.render import answer_markdown, sources_html
-from rag.ui.summarise import summarise_tab
+from rag.ui.summarise import digest_view, summarise_tab
 
 __all__ = ["answer_markdown", "build_app", "launch_options", "serve", "sources_html"]
 
@@ -46,9 +48,21 @@ def header_markdown(pipe: Pipeline) -> str:
     n = len(pipe.index.documents)
     return (
         "## newsrag — answers tied to quoted sources\n"
-        f"{n} article(s) indexed · answers by {model}. Every sentence is checked against the "
-        "articles; what no article supports is flagged, and questions they do not answer are "
-        "refused."
+        f"{n} article(s) indexed · answers by {model} · {status_text(pipe.status)}. Every "
+        "sentence is checked against the articles; what no article supports is flagged, and "
+        "questions they do not answer are refused."
+    )
+
+
+def status_text(status: str) -> str:
+    """The models' state as the page shows it (Pipeline.warm sets it in the background)."""
+    if status == "ready":
+        return '<span id="model-status" data-status="ready">✓ model ready</span>'
+    if status.startswith("failed"):
+        return f'<span id="model-status" data-status="failed">⚠ model {status}</span>'
+    return (
+        '<span id="model-status" data-status="loading">⏳ model loading (a question asked now '
+        "waits for it)</span>"
     )
 
 
@@ -83,6 +97,25 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
         for event in lib.changed:
             event.then(refresh, None, outputs, api_name=False, show_progress="hidden")
         app.load(refresh, None, outputs, api_name=False, show_progress="hidden")
+
+        # until the models are warm and the digest written: poll, then stop
+        timer = gr.Timer(1.0)
+
+        def poll() -> list[Any]:
+            digest = digest_view(pipe)
+            settled = pipe.status != "cold" and pipe.status != "loading"
+            done = settled and (digest is not None or not pipe.settings.digest_at_start)
+            shown = [gr.skip(), gr.skip()] if digest is None else list(digest)
+            return [header_markdown(pipe), *shown, gr.Timer(active=not done)]
+
+        timer.tick(
+            poll,
+            None,
+            [header, summ.out, summ.cards, timer],
+            api_name=False,
+            show_progress="hidden",
+            queue=False,
+        )
     app.queue(default_concurrency_limit=1, max_size=QUEUE_SIZE)
     return app
 
@@ -102,11 +135,17 @@ def launch_options(settings: Settings) -> dict[str, Any]:
 
 
 def _warm(pipe: Pipeline) -> None:
-    """Load the LLM in the background so the first question does not pay for it."""
+    """Warm the models in the background, then write the collection's digest, so neither the
+    first question nor the Summarise tab waits for them."""
+    t0 = time.perf_counter()
     try:
-        getattr(pipe.llm, "llama_index_llm", None)  # the local backend loads its GGUF here
-    except Exception as e:  # a broken model shows on the first question, with its message
-        print(f"newsrag: could not preload the LLM ({e})", flush=True)
+        pipe.warm()
+        print(f"newsrag: models ready ({time.perf_counter() - t0:.0f} s)", flush=True)
+        if pipe.settings.digest_at_start and pipe.index.documents:
+            pipe.summarize()
+            print(f"newsrag: digest written ({time.perf_counter() - t0:.0f} s)", flush=True)
+    except Exception as e:  # a broken model shows in the page and on the first question
+        print(f"newsrag: could not warm up ({e})", file=sys.stderr, flush=True)
 
 
 def serve(settings: Settings, corpus: Path | None = None) -> int:
@@ -117,11 +156,10 @@ def serve(settings: Settings, corpus: Path | None = None) -> int:
         report = pipe.ingest([folder])
         print(f"indexed {len(report.added)} documents from {folder}")
         for e in report.errors:
-            print(f"error: {e}")
+            print(f"error: {e}", file=sys.stderr)
     elif corpus is not None:
         report = pipe.ingest([corpus])
         print(f"{len(report.added)} new documents from {corpus}")
-    pipe.embedder.embed(["warm up"])  # the embedder loads before the first visitor, not during
     app = build_app(pipe)
     app.launch(prevent_thread_lock=True, **launch_options(settings))
     print(f"newsrag: open http://{settings.host}:{settings.port} (Ctrl+C stops)", flush=True)

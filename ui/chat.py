@@ -16,7 +16,7 @@ import gradio as gr
 from rag.conversation import standalone
 from rag.errors import NewsragError
 from rag.pipeline import Pipeline
-from rag.types import Answer
+from rag.types import Answer, Query
 from rag.ui.render import ARTICLE_PLACEHOLDER, answer_markdown, filters_note, sources_html
 from rag.ui.viewer import article_viewer
 
@@ -28,7 +28,7 @@ PLACEHOLDER = (
     "questions the articles do not answer are refused with the reason. Follow-up questions "
     "(“who makes them?”) use the conversation."
 )
-Outputs = tuple[list[dict[str, Any]], str, str, str, list[str]]
+Outputs = tuple[list[dict[str, Any]], str, str, str, list[str], list[Query]]
 
 
 @dataclass
@@ -98,11 +98,13 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
             gr.Markdown("### Article")
             viewer = article_viewer(pipe, "chat", "chat-article")
     turns = gr.State([])
+    last_query = gr.State([])  # the last answer's Query: the filters a follow-up keeps
 
     def respond(
         message: str,
         history: list[dict[str, Any]],
         asked: list[str],
+        last: list[Query],
         source: list[str],
         date_from: str,
         date_to: str,
@@ -110,9 +112,10 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
     ) -> Iterator[Outputs]:
         history = list(history or [])
         asked = list(asked or [])
+        last = list(last or [])
         q = " ".join((message or "").split())
         if not q:
-            yield history, message, gr.skip(), gr.skip(), asked
+            yield history, message, gr.skip(), gr.skip(), asked, last
             return
         filters = {
             "sources": source or None,
@@ -121,39 +124,43 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
             "doc_ids": doc_ids or None,
         }
         rewrite = standalone(q, asked)
+        # a follow-up keeps the filters the earlier question's words set, unless it sets its own
+        follows = last[-1] if rewrite.follow_up and last else None
         history.append({"role": "user", "content": q})
         history.append({"role": "assistant", "content": "_Searching the articles…_"})
         searched = filters_note(None, rewrite.text, rewrite.carried)
         waiting = '<p class="muted">Searching, then checking every sentence…</p>'
-        yield history, "", waiting, searched, asked
+        yield history, "", waiting, searched, asked, last
         draft = ""
         try:
-            for event in pipe.stream(rewrite.text, filters):
+            for event in pipe.stream(rewrite.text, filters, follows=follows):
                 if isinstance(event, Answer):
                     history[-1] = {"role": "assistant", "content": answer_markdown(event)}
                     note = filters_note(event.query, rewrite.text, rewrite.carried)
                     panel_html = sources_html(event, pipe.index.documents)
-                    yield history, "", panel_html, note, [*asked, rewrite.text]
+                    queries = [event.query] if event.query else []
+                    yield history, "", panel_html, note, [*asked, rewrite.text], queries
                 else:
                     draft += event
                     history[-1] = {"role": "assistant", "content": draft + " ▌"}
-                    yield history, "", waiting, searched, asked
+                    yield history, "", waiting, searched, asked, last
         except NewsragError as e:
             history[-1] = {"role": "assistant", "content": f"⚠ {e}"}
-            yield history, "", "", searched, asked
+            yield history, "", "", searched, asked, last
 
-    def reset() -> tuple[list[Any], str, str, str, list[str], str]:
+    def reset() -> tuple[list[Any], str, str, str, list[str], list[Query], str]:
         return (
             [],
             "",
             '<p class="muted">The quotes behind an answer appear here.</p>',
             "",
             [],
+            [],
             (ARTICLE_PLACEHOLDER),
         )
 
-    inputs = [box, chat, turns, sources, date_from_box, date_to_box, articles]
-    outputs = [chat, box, panel, note, turns]
+    inputs = [box, chat, turns, last_query, sources, date_from_box, date_to_box, articles]
+    outputs = [chat, box, panel, note, turns, last_query]
     for trigger, api_name in ((box.submit, "chat"), (send.click, False)):
         trigger(
             respond,
@@ -167,5 +174,5 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
         # the article of an earlier answer would look like the source of the new one
         trigger(lambda: ARTICLE_PLACEHOLDER, None, viewer, api_name=False, queue=False)
     for trigger in (clear.click, chat.clear):
-        trigger(reset, None, [chat, box, panel, note, turns, viewer], api_name=False)
+        trigger(reset, None, [chat, box, panel, note, turns, last_query, viewer], api_name=False)
     return ChatTab(sources=sources, articles=articles)

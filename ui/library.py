@@ -38,12 +38,18 @@ def upload_dir(pipe: Pipeline) -> Path:
     return index.parent / f"{index.name}-uploads"
 
 
+def marked(meta: dict[str, Any], name: str) -> str:
+    """A metadata value, with "(guessed)" when it was read from the text (rag.guess)."""
+    value = meta.get(name) or ""
+    return f"{value} (guessed)" if value and name in meta.get("guessed", ()) else value
+
+
 def rows(pipe: Pipeline) -> list[list[Any]]:
     return [
         [
-            m.get("title") or "Untitled",
+            marked(m, "title") or "Untitled",
             m.get("source") or "",
-            m.get("published_at") or "",
+            marked(m, "published_at"),
             m.get("chunks", 0),
             m.get("chars", 0),
             m.get("url") or "",

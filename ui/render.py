@@ -67,16 +67,31 @@ def answer_markdown(answer: Answer, scope: str = "chat") -> str:
     return sentences_markdown(answer.sentences, answer.citations, scope)
 
 
-def _meta_line(source: str, published_at: str | None, url: str = "") -> str:
+GUESSED = {"title": "title", "published_at": "date"}
+
+
+def _meta_line(
+    source: str, published_at: str | None, url: str = "", guessed: tuple[str, ...] = ()
+) -> str:
     bits = [html.escape(x) for x in (source, published_at or "") if x]
+    read = [GUESSED[g] for g in guessed if g in GUESSED]
+    if read:
+        bits.append(
+            f'<span class="guessed" title="not stated by the file: read from its text">'
+            f"{' and '.join(read)} guessed from the text</span>"
+        )
     if url:
         u = html.escape(url)
         bits.append(f'<a href="{u}" target="_blank" rel="noopener noreferrer">{u}</a>')
     return " · ".join(bits)
 
 
-def citation_card(n: int, c: Citation, doc_text: str, scope: str) -> str:
-    """One cited quote in a little context; the whole card opens the article at the quote."""
+def citation_card(
+    n: int, c: Citation, doc_text: str, scope: str, guessed: tuple[str, ...] = ()
+) -> str:
+    """One cited quote in a little context; the whole card opens the article at the quote.
+
+    `guessed`: the article's metadata read from its text (rag.guess), marked as such."""
     a = max(0, c.start - CONTEXT_CHARS)
     b = min(len(doc_text), c.end + CONTEXT_CHARS)
     before = ("…" if a > 0 else "") + html.escape(doc_text[a : c.start])
@@ -86,8 +101,8 @@ def citation_card(n: int, c: Citation, doc_text: str, scope: str) -> str:
         f'title="Open the article at this quote">'
         f'<div class="cite-head"><span class="cite-n">[{n}]</span> '
         f"{html.escape(c.title or 'Untitled')}</div>"
-        f'<div class="cite-meta">{_meta_line(c.source, c.published_at)} · support '
-        f"{c.support:.2f}</div>"
+        f'<div class="cite-meta">{_meta_line(c.source, c.published_at, guessed=guessed)} · '
+        f"support {c.support:.2f}</div>"
         f'<div class="cite-text">{before}<mark>{html.escape(c.quote)}</mark>{after}</div></div>'
     )
 
@@ -96,7 +111,7 @@ def citations_html(
     citations: list[Citation], documents: dict[str, Document], scope: str, empty: str
 ) -> str:
     cards = [
-        citation_card(n, c, documents[c.doc_id].text, scope)
+        citation_card(n, c, documents[c.doc_id].text, scope, documents[c.doc_id].guessed)
         for n, c in enumerate(citations, start=1)
         if c.doc_id in documents
     ]
@@ -132,7 +147,8 @@ def article_html(doc: Document, start: int, end: int, n: int | None = None) -> s
     )
     return (
         f'<div class="article"><h3>{label}{html.escape(doc.title or "Untitled")}</h3>'
-        f'<div class="cite-meta">{_meta_line(doc.source, doc.published_at, doc.url)}</div>'
+        f'<div class="cite-meta">{_meta_line(doc.source, doc.published_at, doc.url, doc.guessed)}'
+        "</div>"
         f'<div class="article-text">{body}</div></div>'
     )
 
@@ -171,10 +187,25 @@ def describe_filters(f: Filters, titles: dict[str, str] | None = None) -> str:
     return "; ".join(bits)
 
 
-def summary_markdown(summary: Summary) -> str:
+def summary_markdown(summary: Summary, documents: dict[str, Document] | None = None) -> str:
+    """The summary with its [n] links; a digest as one section per topic, titles listed."""
     if not summary.sentences:
         return "_The model wrote no summary._"
-    text = sentences_markdown(summary.sentences, summary.citations, "sum")
+    if summary.topics:
+        docs = documents or {}
+        parts = [f"**Digest of the {len(summary.doc_ids)} newest articles, by topic**"]
+        for t in summary.topics:
+            titles = " · ".join(
+                html.escape(docs[d].title or "Untitled") for d in t.doc_ids if d in docs
+            )
+            body = sentences_markdown(t.sentences, summary.citations, "sum")
+            parts.append(
+                f"#### {html.escape(t.label)}\n<small>{titles}</small>\n\n"
+                + (body or "_Nothing in these articles could be summarised with a citation._")
+            )
+        text = "\n\n".join(parts)
+    else:
+        text = sentences_markdown(summary.sentences, summary.citations, "sum")
     ok = sum(s.supported for s in summary.sentences)
     return (
         f"{text}\n\n<small>{ok} of {len(summary.sentences)} sentences supported by the "

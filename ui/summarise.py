@@ -1,4 +1,5 @@
-"""The Summarise tab: one article, several, or whatever a query finds, summarised with citations."""
+"""The Summarise tab: one article, several, whatever a query finds, or (with nothing chosen) a
+digest of the newest articles by topic, which the tab opens on once the app has written it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,27 @@ from rag.pipeline import Pipeline
 from rag.ui.render import ARTICLE_PLACEHOLDER, citations_html, summary_markdown
 from rag.ui.viewer import article_viewer
 
+DIGEST_WAIT = (
+    "_A digest of the newest articles, by topic, is being written; it appears here when ready. "
+    "Or pick articles or type a topic and press Summarise._"
+)
+
 
 @dataclass
 class SummariseTab:
     articles: gr.Dropdown
+    out: gr.Markdown
+    cards: gr.HTML
+
+
+def digest_view(pipe: Pipeline) -> tuple[str, str] | None:
+    """The summary box and source cards of the collection's digest, if it has been written."""
+    digest = pipe.cached_digest()
+    if digest is None:
+        return None
+    docs = pipe.index.documents
+    cited = citations_html(digest.citations, docs, "sum", "No sentence could be cited.")
+    return summary_markdown(digest, docs), cited
 
 
 def summarise_tab(pipe: Pipeline) -> SummariseTab:
@@ -32,10 +50,11 @@ def summarise_tab(pipe: Pipeline) -> SummariseTab:
                 elem_id="sum-query",
             )
             go = gr.Button("Summarise", variant="primary", elem_id="summarise")
-            out = gr.Markdown(
-                "_The summary appears here; every sentence is checked against the articles._",
-                elem_id="summary",
+            gr.Markdown(
+                "<small>With no article and no topic: a digest of the newest articles, "
+                "grouped by topic.</small>"
             )
+            out = gr.Markdown(DIGEST_WAIT, elem_id="summary")
         with gr.Column(scale=2):
             gr.Markdown("### Sources")
             cards = gr.HTML('<p class="muted">Quotes behind the summary.</p>', js_on_load=None)
@@ -48,18 +67,18 @@ def summarise_tab(pipe: Pipeline) -> SummariseTab:
         progress: gr.Progress = gr.Progress(),  # noqa: B008
     ) -> tuple[str, str, str]:
         topic = (topic or "").strip()
-        if not doc_ids and not topic:
-            raise gr.Error("Pick at least one article, or type a topic.")
         progress(0.1, desc="The model reads each article; then every sentence is checked")
         try:
             summary = pipe.summarize(doc_ids=doc_ids or None, query=None if doc_ids else topic)
         except NewsragError as e:
             raise gr.Error(str(e)) from e
         docs = pipe.index.documents
+        cited = citations_html(summary.citations, docs, "sum", "No sentence could be cited.")
+        if summary.topics:
+            return summary_markdown(summary, docs), cited, ARTICLE_PLACEHOLDER
         used = ", ".join(docs[d].title or d[:10] for d in summary.doc_ids if d in docs)
         head = f"**Summary of:** {used}\n\n" if used else ""
-        cited = citations_html(summary.citations, docs, "sum", "No sentence could be cited.")
-        return head + summary_markdown(summary), cited, ARTICLE_PLACEHOLDER
+        return head + summary_markdown(summary, docs), cited, ARTICLE_PLACEHOLDER
 
     go.click(
         summarise,
@@ -69,4 +88,4 @@ def summarise_tab(pipe: Pipeline) -> SummariseTab:
         concurrency_id="summarise",
         api_name="summarise",
     )
-    return SummariseTab(articles=articles)
+    return SummariseTab(articles=articles, out=out, cards=cards)

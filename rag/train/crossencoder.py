@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from rag import models  # noqa: F401  (sets the offline environment before transformers loads)
+from rag.models import quiet_transformers  # importing rag.models sets the offline environment
 
 
 @dataclass
@@ -48,16 +48,9 @@ class Example:
     group: str = ""  # the set it belongs to (validation figures are per group)
 
 
-def _quiet_transformers() -> None:
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-
-
 def load_base(path: str) -> tuple[Any, Any]:
     """Tokenizer and a one-logit sequence classifier on top of the encoder at `path`."""
-    _quiet_transformers()
+    quiet_transformers()
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(path, local_files_only=True)
