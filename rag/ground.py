@@ -68,7 +68,7 @@ def document_units(documents: Sequence[Document]) -> tuple[list[Unit], dict[str,
     context: dict[str, str] = {}
     for doc in documents:
         key = f"{doc.id}:doc"
-        context[key] = f"{doc.title}\n{doc.text}"
+        context[key] = f"{doc.stated_title}\n{doc.text}"
         for s, e in split_sentences(doc.text):
             if not is_instruction(doc.text[s:e]):
                 units.append(Unit(doc.id, key, s, e, doc.text[s:e], (len(units),)))

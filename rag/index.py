@@ -101,9 +101,7 @@ class Index:
         if self._titles is None:
             table: dict[str, list[str]] = {}
             for d in self.documents.values():
-                if "title" in d.guessed:
-                    continue
-                key = title_key(d.title)
+                key = title_key(d.stated_title)
                 if key and len(key.split()) <= TITLE_WORDS:
                     table.setdefault(key, []).append(d.id)
             linked = {d for ids in table.values() for d in ids}

@@ -249,9 +249,8 @@ class Pipeline:
         return report
 
     def embed_text(self, doc: Document, text: str) -> str:
-        """What is embedded for a chunk: its text, after its article's title when one is set
-        (a guessed title is the text's own opening words: it would add nothing but weight)."""
-        titled = self.settings.embed_title and doc.title and "title" not in doc.guessed
+        """What is embedded for a chunk: its text, after its article's stated title."""
+        titled = self.settings.embed_title and doc.stated_title
         return f"{doc.title}\n{text}" if titled else text
 
     def delete(self, doc_ids: Iterable[str]) -> list[str]:
@@ -507,10 +506,10 @@ class Pipeline:
         # "Kublai Khan", a paragraph away; SQuAD's paragraphs are documents of one article)
         same: dict[str, list[str]] = {}
         for h in hits:
-            same.setdefault(docs[h.chunk.doc_id].title, []).append(h.chunk.text)
+            same.setdefault(docs[h.chunk.doc_id].stated_title, []).append(h.chunk.text)
         context = {}
         for h in hits:
-            title = docs[h.chunk.doc_id].title
+            title = docs[h.chunk.doc_id].stated_title
             rest = [t for t in same[title] if t != h.chunk.text] if title else []
             context[h.chunk.id] = "\n".join([title, h.chunk.text, *rest])
         # a draft sentence that only points at evidence ("Passage [4]") says what [4] says

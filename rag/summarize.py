@@ -128,7 +128,9 @@ def summarize(
         final = partials[0] if partials else ""
 
     drafted = split_answer(final)[: n + 2]
-    context = {c.id: f"{docs[c.doc_id].title}\n{c.text}" for cs in chosen.values() for c in cs}
+    context = {
+        c.id: f"{docs[c.doc_id].stated_title}\n{c.text}" for cs in chosen.values() for c in cs
+    }
     sentences = pipe.checker.ground([(t, set()) for t, _ in drafted], all_units, docs, context)
     text = " ".join(x.text for x in sentences)
     return Summary(

@@ -29,6 +29,13 @@ class Document:
         str, ...
     ] = ()  # metadata read from the text, not stated: "title", "published_at"
 
+    @property
+    def stated_title(self) -> str:
+        """The title when the file or record states it; '' when it was guessed from the text
+        (the text's own opening words: no news to an embedder or the support model, and a
+        near-copy of a sentence before a span measurably confuses the support model)."""
+        return "" if "title" in self.guessed else self.title
+
     def meta(self) -> dict[str, Any]:
         """Metadata without the text, as shown in listings and citations."""
         d = asdict(self)

@@ -8,9 +8,11 @@ page sent a single request off the loopback address (analytics, fonts, CDN asset
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,7 @@ SHOTS = PROJECT_ROOT / "test-artifacts" / "screenshots"
 LOCAL = ("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")
 QUESTION = "Who manufactures the Patriot missiles in Japan?"
 TIMEOUT = 60_000
+HEADER_SAYS = "w => (document.querySelector('#header')?.innerText || '').includes(w)"
 
 
 def _free_port() -> int:
@@ -217,6 +220,66 @@ def test_eval_runs_a_tiny_suite(page: Any, tmp_path: Path) -> None:
     page.wait_for_function("document.querySelector('#eval-generated').innerText.includes('Saved')")
     assert "generated-" in page.input_value("#eval-suite input")
     page.screenshot(path=str(SHOTS / "eval-generated.png"), full_page=True)
+
+
+def test_start_up_digest_and_guessed_title(
+    browser: Any, tmp_path: Path, embedder: Embedder
+) -> None:
+    """A fresh server: "model loading" until warm, then "ready" and the Summarise tab opens on
+    the digest; a bare .txt article is cited under the title read from its text."""
+    import threading
+
+    from tests.conftest import need_data
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    seed = need_data("seed/000_dba7927240a092be.txt")
+    copy = folder / seed.name
+    copy.write_bytes(seed.read_bytes())  # no sidecar: title and date guessed (the file's day)
+    os.utime(copy, (datetime(2023, 12, 22, 9).timestamp(),) * 2)
+    (folder / "iceland.txt").write_text(
+        "Volcano erupts near Grindavik in Iceland\n\nA volcano on the Reykjanes peninsula "
+        "erupted on Monday, January 15, 2024, sending lava towards the town of Grindavik."
+    )
+    pipe = Pipeline(
+        Settings(index_dir=tmp_path / "index", llm_backend="extractive"),
+        llm=ExtractiveLLM(),
+        embedder=embedder,
+    )
+    assert len(pipe.ingest([folder]).added) == 2
+    app, url = start_server(pipe)
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    outside: list[str] = []
+    pg.on("request", lambda r: None if r.url.startswith(LOCAL) else outside.append(r.url))
+    pg.set_default_timeout(TIMEOUT)
+    try:
+        pg.goto(url)
+        pg.wait_for_function(HEADER_SAYS, arg="model loading")
+        assert "model loading" in pg.inner_text("#header")
+        threading.Thread(target=lambda: (pipe.warm(), pipe.summarize()), daemon=True).start()
+        pg.wait_for_function(HEADER_SAYS, arg="model ready")
+        open_tab(pg, "Summarise")
+        pg.wait_for_function(
+            "document.querySelector('#summary').innerText.includes('Digest of the 2 newest')"
+        )
+        text = pg.inner_text("#summary")
+        assert text.index("Volcano erupts near Grindavik") < text.index("Japan allowed")  # newest
+        assert "Japan allowed the shipment of Patriot air defense missiles" in text
+        pg.wait_for_selector('#summary a[href^="#cite:sum:"]')
+        pg.screenshot(path=str(SHOTS / "summarise-digest.png"), full_page=True)
+
+        open_tab(pg, "Chat")
+        pg.fill("#question textarea", QUESTION)
+        pg.keyboard.press("Enter")
+        pg.wait_for_selector("#sources .cite-card")
+        card = pg.inner_text("#sources .cite-card")
+        assert "Japan allowed the shipment of Patriot air defense missiles to the US" in card
+        assert "title and date guessed from the text" in card
+        pg.screenshot(path=str(SHOTS / "sources-guessed-title.png"))
+    finally:
+        pg.close()
+        app.close()
+    assert outside == [], f"the page fetched from outside 127.0.0.1: {outside}"
 
 
 @pytest.mark.slow

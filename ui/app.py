@@ -57,13 +57,10 @@ def header_markdown(pipe: Pipeline) -> str:
 def status_text(status: str) -> str:
     """The models' state as the page shows it (Pipeline.warm sets it in the background)."""
     if status == "ready":
-        return '<span id="model-status" data-status="ready">✓ model ready</span>'
+        return "✓ model ready"
     if status.startswith("failed"):
-        return f'<span id="model-status" data-status="failed">⚠ model {status}</span>'
-    return (
-        '<span id="model-status" data-status="loading">⏳ model loading (a question asked now '
-        "waits for it)</span>"
-    )
+        return f"⚠ model {status}"
+    return "⏳ model loading (a question asked now waits for it)"
 
 
 def build_app(pipe: Pipeline) -> gr.Blocks:
