@@ -74,7 +74,7 @@ _ABBREVIATIONS = {
 }
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and a likely start.
 _END = re.compile(r"[.!?]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9])")
-_BULLET = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+")
+BULLET = re.compile(r"^\s*(?:[-*•–]|\d+[.)])\s+")  # also read by rag.guess
 
 
 def _paragraph_lines(text: str) -> list[Span]:
@@ -84,7 +84,7 @@ def _paragraph_lines(text: str) -> list[Span]:
     for line in text.split("\n"):
         start, end = pos, pos + len(line)
         pos = end + 1
-        m = _BULLET.match(line)
+        m = BULLET.match(line)
         if m:
             start += m.end()
         while start < end and text[start].isspace():

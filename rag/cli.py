@@ -133,14 +133,20 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     cites = summary.citations
     number = {(c.doc_id, c.start, c.end): i for i, c in enumerate(cites, start=1)}
     docs = pipe.index.documents
-    sections = summary.topics or [None]
+    sections = [("", summary.sentences)]
     if summary.topics:
         print(f"Digest of the {len(summary.doc_ids)} newest articles, by topic:")
-    for topic in sections:
-        if topic is not None:
-            titles = "; ".join(docs[d].title for d in topic.doc_ids if d in docs)
-            print(f"\n## {topic.label}  ({len(topic.doc_ids)} article(s): {titles})")
-        for s in topic.sentences if topic is not None else summary.sentences:
+        sections = [
+            (
+                f"\n## {t.label}  ({'; '.join(docs[d].title for d in t.doc_ids if d in docs)})",
+                t.sentences,
+            )
+            for t in summary.topics
+        ]
+    for heading, sentences in sections:
+        if heading:
+            print(heading)
+        for s in sentences:
             marks = "".join(f"[{number[(c.doc_id, c.start, c.end)]}]" for c in s.citations)
             print(f"{s.text} {marks}" + ("" if s.supported else f"  ⚠ unsupported: {s.reason}"))
     print()

@@ -11,18 +11,17 @@ marked as guessed (`Document.guessed`), so listings and citations can say so.
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import date, datetime
 from pathlib import Path
 
-from rag.chunk import split_sentences
+from rag.chunk import BULLET, split_sentences
+from rag.query import MONTH_RE, MONTHS
 
 TITLE_CHARS = 90  # a guessed title longer than this is cut at a word boundary
 HEAD_LINES = 6  # lines a headline may sit in
 DATE_CHARS = 600  # how far into the text a publication date is looked for
 
-_BULLET = re.compile(r"^\s*(?:[-*•·–]|\d{1,2}[.)])\s+")
 # bylines and credits: "Randy Cordova, The Republic | azcentral.com", "The Associated Press"
 _CREDIT = re.compile(r"\||@|\.com\b|\bAssociated Press\b|^\(?photo|^getty", re.IGNORECASE)
 _BOILERPLATE = re.compile(
@@ -39,22 +38,12 @@ _LEADING_DATELINE = re.compile(
     rf"^{_PLACE}\({_AGENCY}[^)]*\)\s*[—–-]*\s*"
     r"|^[A-Z][A-Z .'’]{2,40}(?:,\s*[A-Z][A-Za-z.]{1,12})?\s*[—–-]+\s*"
 )
-_MONTHS = "|".join(
-    sorted(
-        {m for m in calendar.month_name if m} | {m for m in calendar.month_abbr if m},
-        key=len,
-        reverse=True,
-    )
-)
+_YEAR = r"(?P<y>(?:19|20)\d\d)"
 _DATES = [
-    re.compile(
-        rf"\b(?P<m>{_MONTHS})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>(?:19|20)\d\d)\b"
-    ),
-    re.compile(rf"\b(?P<d>\d{{1,2}})\s+(?P<m>{_MONTHS})\.?,?\s+(?P<y>(?:19|20)\d\d)\b"),
-    re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<mn>\d{2})-(?P<d>\d{2})(?!\d)"),
+    re.compile(rf"\b(?P<m>{MONTH_RE})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+{_YEAR}\b", re.I),
+    re.compile(rf"\b(?P<d>\d{{1,2}})\s+(?P<m>{MONTH_RE})\.?,?\s+{_YEAR}\b", re.I),
+    re.compile(rf"\b{_YEAR}-(?P<mn>\d{{2}})-(?P<d>\d{{2}})(?!\d)"),
 ]
-_MONTH_NUMBER = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
-_MONTH_NUMBER.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
 
 
 def _lines(text: str) -> list[str]:
@@ -78,7 +67,7 @@ def _reads_as_headline(line: str) -> bool:
     return (
         4 <= len(words) <= 20
         and len(line) <= 120
-        and not _BULLET.match(line)
+        and not BULLET.match(line)
         and not line.endswith((".", ",", ";", ":", "…"))
         and line[0].isupper()
         and sum(c.isalpha() for c in line) > len(line) / 2
@@ -96,7 +85,7 @@ def shorten(text: str, limit: int = TITLE_CHARS) -> str:
 
 def first_sentence(line: str) -> str:
     """The line's first sentence (rag.chunk's splitter: abbreviations kept), no dateline."""
-    line = _LEADING_DATELINE.sub("", _BULLET.sub("", line)).strip(" —–-")
+    line = _LEADING_DATELINE.sub("", BULLET.sub("", line)).strip(" —–-")
     spans = split_sentences(line)
     sentence = line[spans[0][0] : spans[0][1]] if spans else line
     return sentence.strip().rstrip(".")
@@ -129,7 +118,7 @@ def find_date(text: str) -> str | None:
     for pattern in _DATES:
         for m in pattern.finditer(text):
             g = m.groupdict()
-            month = int(g["mn"]) if g.get("mn") else _MONTH_NUMBER[g["m"].lower().rstrip(".")]
+            month = int(g["mn"]) if g.get("mn") else MONTHS[g["m"].lower()]
             try:
                 day = date(int(g["y"]), month, int(g["d"])).isoformat()
             except ValueError:

@@ -47,6 +47,7 @@ class Index:
         self.generation = 0
         self._lexical_stale = False
         self._row_table: tuple[np.ndarray, np.ndarray, list[Document]] | None = None
+        self._hash: str | None = None  # corpus_hash, until the next change
         self._titles: dict[str, list[str]] | None = None
         self._first_chunk: dict[str, Chunk] = {}
 
@@ -143,10 +144,14 @@ class Index:
         return rows[ok[doc_idx]] if len(rows) else rows
 
     def corpus_hash(self) -> str:
-        h = hashlib.sha256()
-        for doc_id in sorted(self.documents):
-            h.update(doc_id.encode())
-        return h.hexdigest()[:16]
+        """A hash of the indexed document ids, kept until the next add or delete (the app's
+        start-up poll asks for it every second)."""
+        if self._hash is None:
+            h = hashlib.sha256()
+            for doc_id in sorted(self.documents):
+                h.update(doc_id.encode())
+            self._hash = h.hexdigest()[:16]
+        return self._hash
 
     # ---- writing -------------------------------------------------------------------------
     def add(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
@@ -163,6 +168,7 @@ class Index:
         self._lexical_stale = True
         self._row_table = None
         self._titles = None
+        self._hash = None
 
     def delete(self, doc_ids: Iterable[str]) -> list[str]:
         """Remove documents from every store; returns the ids that were present."""
@@ -181,6 +187,7 @@ class Index:
         self._lexical_stale = True
         self._row_table = None
         self._titles = None
+        self._hash = None
         return gone
 
     def refresh_lexical(self) -> None:

@@ -85,6 +85,7 @@ class Pipeline:
         self._write_lock = threading.RLock()
         self.status = "cold"  # → "loading" → "ready" (or "failed: why") as `warm` runs
         self._digest: tuple[str, Summary] | None = None  # (corpus hash, digest of it)
+        self._digest_lock = threading.Lock()  # written once, by the app's start or a click
 
     # ---- parts ---------------------------------------------------------------------------
     @property
@@ -534,16 +535,17 @@ class Pipeline:
     ) -> Summary:
         """A cited summary of documents (by id), of what a query retrieves, or with neither a
         digest of the newest articles by topic (kept until the collection changes)."""
-        from rag.summarize import summarize
+        from rag.summarize import digest, summarize
 
         if doc_ids or query:
             return summarize(self, list(doc_ids) if doc_ids else None, query, filters)
-        key = self.index.corpus_hash()
-        cached = self.cached_digest()
-        if cached is None:
-            cached = summarize(self, None, None)
-            self._digest = (key, cached)
-        return cached
+        with self._digest_lock:
+            cached = self.cached_digest()
+            if cached is None:
+                key = self.index.corpus_hash()
+                cached = digest(self)
+                self._digest = (key, cached)
+            return cached
 
     def cached_digest(self) -> Summary | None:
         """The digest of the collection as it is now, if one was written; else None."""

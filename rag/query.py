@@ -25,9 +25,10 @@ from datetime import date, timedelta
 from rag.terms import has_negation, names, numbers, tokens, words
 from rag.types import Filters, Query, QuestionTerms
 
-_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
-_MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
-_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+# month names and abbreviations, lower-cased → month number (also read by rag.guess)
+MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
+MONTH_RE = "|".join(sorted(MONTHS, key=len, reverse=True))
 _CURRENT = re.compile(
     r"\b(recent(ly)?|latest|this (week|month|year)|last (week|month)|past (week|few days|month)|"
     r"yesterday|today|tonight|so far|currently|now|new(ly)?|just|upcoming|ongoing)\b",
@@ -41,10 +42,10 @@ def _month_range(year: int, month: int) -> tuple[str, str]:
 
 
 def _parse_day(text: str) -> date | None:
-    m = re.match(rf"({_MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})", text, re.I)
+    m = re.match(rf"({MONTH_RE})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})", text, re.I)
     if m:
         try:
-            return date(int(m[3]), _MONTHS[m[1].lower()], int(m[2]))
+            return date(int(m[3]), MONTHS[m[1].lower()], int(m[2]))
         except ValueError:
             return None
     m = re.match(r"(\d{4})-(\d{2})-(\d{2})", text)
@@ -85,7 +86,7 @@ def infer_dates(
                 used.append(phrase)
                 break
     for cue, span in re.findall(
-        rf"\b(in|during|on|before|after|since|until)\s+((?:{_MONTH_RE})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})",
+        rf"\b(in|during|on|before|after|since|until)\s+((?:{MONTH_RE})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?,?)?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})",
         question,
         re.IGNORECASE,
     ):
@@ -93,10 +94,10 @@ def infer_dates(
         if day:
             a = b = day.isoformat()
         else:
-            m = re.match(rf"({_MONTH_RE})\.?\s+(\d{{4}})", span, re.I)
+            m = re.match(rf"({MONTH_RE})\.?\s+(\d{{4}})", span, re.I)
             if not m:
                 continue
-            a, b = _month_range(int(m[2]), _MONTHS[m[1].lower()])
+            a, b = _month_range(int(m[2]), MONTHS[m[1].lower()])
         cue = cue.lower()
         if cue in ("in", "during", "on"):
             lo, hi = a, b

@@ -5,8 +5,7 @@ numbered sentences. Reduce: partial summaries are merged into one. Then every se
 result is checked against the sentences of the summarised articles, cited or flagged.
 
 With no ids and no query, a digest of the collection: the newest articles, grouped by topic
-(average-linkage clusters of their opening chunks' embeddings, the vectors ingest stored for
-them), each topic summarised as above.
+(average-linkage clusters of their opening chunks' embeddings), each topic summarised as above.
 """
 
 from __future__ import annotations
@@ -93,7 +92,7 @@ def summarize(
         for h in hits:
             chosen.setdefault(h.chunk.doc_id, []).append(h.chunk)
     else:
-        return digest(pipe)
+        raise NewsragError("summarize needs document ids or a query (or use `digest`)")
     if not chosen:
         raise NewsragError("nothing to summarise: no document matched")
     if len(chosen) > MAX_DOCS:

@@ -25,9 +25,8 @@ class Document:
     url: str = ""
     authors: tuple[str, ...] = ()
     path: str = ""  # where it was loaded from (file, or file#record)
-    guessed: tuple[
-        str, ...
-    ] = ()  # metadata read from the text, not stated: "title", "published_at"
+    # metadata read from the text, not stated by the file: "title", "published_at"
+    guessed: tuple[str, ...] = ()
 
     @property
     def stated_title(self) -> str:
