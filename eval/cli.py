@@ -32,7 +32,7 @@ def _check(args: argparse.Namespace, settings: SettingsFn) -> int:
     text = args.text
     if _is_file(text):  # --text is a file's path or the text itself
         text = Path(text).read_text(encoding="utf-8")
-    checker = SupportChecker.from_settings(Embedder(s.embed_model), s)
+    checker = SupportChecker.from_settings(Embedder.from_settings(s), s)
     sentences = check_text(text, docs, checker)
     ok = sum(x.supported for x in sentences)
     faithfulness = ok / len(sentences) if sentences else 0.0

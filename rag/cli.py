@@ -203,6 +203,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{name}: {path} {'verified' if ok else 'CHECKSUM MISMATCH'}")
         if not ok:
             return EXIT_ERROR
+    from rag.embed_export import PRECISIONS, onnx_model
+
+    for precision in PRECISIONS:  # built from the packaged weights, checksummed
+        print(f"{s.embed_model}@{precision}: {onnx_model(s.embed_model, precision, s.cache_dir)}")
     return 0
 
 
@@ -277,7 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_command(sub, _common, _settings)
     add_train_command(sub, _common, _settings)
 
-    p = sub.add_parser("models", help="assemble and verify the packaged LLM")
+    p = sub.add_parser(
+        "models", help="assemble and verify the packaged LLM; export the embedder to ONNX"
+    )
     p.add_argument("name", nargs="?")
     p.add_argument("--verify", action="store_true", help="full sha256 check")
     _common(p)

@@ -92,7 +92,7 @@ class Pipeline:
     def embedder(self) -> Embedder:
         if self._embedder is None:
             s = self.settings
-            self._embedder = Embedder(s.embed_model, s.embed_batch, s.embed_threads)
+            self._embedder = Embedder.from_settings(s)
         return self._embedder
 
     @property

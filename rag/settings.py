@@ -23,6 +23,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Fields fixed when an index is built; changing them needs a new index.
 INDEX_FIELDS = (
     "embed_model",
+    "embed_precision",
     "chunk_tokens",
     "chunk_overlap_sentences",
     "embed_title",
@@ -30,7 +31,12 @@ INDEX_FIELDS = (
 )
 
 
-def _default_cache() -> Path:
+def embedder_identity(model: str, precision: str) -> str:
+    """What decides an index's vectors: the model and its precision (not the runtime)."""
+    return f"{model}@{precision}"
+
+
+def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "newsrag"
 
@@ -42,7 +48,7 @@ class Settings(BaseSettings):
 
     # where things live
     index_dir: Path = Path(".newsrag/index")
-    cache_dir: Path = Field(default_factory=_default_cache)
+    cache_dir: Path = Field(default_factory=default_cache_dir)
     data: Path = PROJECT_ROOT.parent / "shared" / "data"
 
     # embedding + chunking (index-defining)
@@ -50,8 +56,13 @@ class Settings(BaseSettings):
     chunk_tokens: int = 200  # word pieces per chunk, title prefix excluded; window is 256
     chunk_overlap_sentences: int = 1
     embed_title: bool = True
+    # the embedder is the model at a precision (fp32 = sentence-transformers' vectors, int8 =
+    # quantised weights, other vectors); an index records it and refuses another (rag/embed.py)
+    embed_precision: Literal["fp32", "int8"] = "fp32"
+    embed_runtime: Literal["onnx", "torch"] = "onnx"  # fp32 is the same function on both
     embed_batch: int = 32
-    embed_threads: int = 1  # torch threads for embedding; see rag/embed.py for why 1
+    embed_threads: int = 0  # threads for batches (ingest); 0 = every core
+    embed_query_threads: int = 1  # for a question's few texts, beside FAISS; see rag/embed.py
 
     # vector store seam: "faiss" (exact, default) or "faiss:hnsw" (approximate, for ~1M chunks);
     # "milvus" (Milvus Lite kept inside the index), "milvus:PATH.db" (a Milvus Lite database) or
@@ -165,6 +176,10 @@ class Settings(BaseSettings):
             return "milvus:" + str(Path(v.removeprefix("milvus:")).expanduser().resolve())
         return v
 
+    @property
+    def embedder(self) -> str:
+        return embedder_identity(self.embed_model, self.embed_precision)
+
     def with_overrides(self, **changes: Any) -> Settings:
         """A copy with some fields changed (None values ignored), validated again."""
         data = self.model_dump()
@@ -191,4 +206,15 @@ class Settings(BaseSettings):
             stored = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise ConfigError(f"{path}: unreadable settings ({e})") from e
+        built = embedder_identity(
+            stored.get("embed_model", self.embed_model), stored.get("embed_precision", "fp32")
+        )
+        if built != self.embedder:
+            raise ConfigError(
+                f"{directory}: this index was built by the embedder {built}, but the settings "
+                f"ask for {self.embedder}; vectors of two embedders cannot be searched together. "
+                f"Open it with the embedder that built it (NEWSRAG_EMBED_MODEL / "
+                f"NEWSRAG_EMBED_PRECISION), or rebuild it: move {directory} away and run "
+                f"`newsrag ingest --index {directory} FILES...` with the new embedder"
+            )
         return self.with_overrides(**{k: stored[k] for k in INDEX_FIELDS if k in stored})

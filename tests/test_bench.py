@@ -7,8 +7,17 @@ from pathlib import Path
 import pytest
 
 from rag.eval.bench.checker import metrics
+from rag.eval.bench.ingest import run_ingest_bench
 from rag.eval.bench.refusal import _judge, normalize, stratified, token_f1
-from rag.eval.bench.retrieval import Question, run_retrieval_bench, sample_corpus, score
+from rag.eval.bench.retrieval import (
+    Question,
+    bootstrap,
+    paired_interval,
+    run_retrieval_bench,
+    sample_corpus,
+    score,
+    week_split,
+)
 from rag.load import make_document
 from rag.settings import Settings
 from rag.train.pairs import sentence_labels, sentence_spans, worst_label
@@ -44,6 +53,29 @@ def test_corpus_sample_keeps_every_gold_document() -> None:
     ids = {d.id for d in picked}
     assert {docs[3].id, docs[7].id, docs[40].id} <= ids and len(ids) == 13
     assert [d.id for d in sample_corpus(docs, qs, 10, seed=1)] == [d.id for d in picked]
+
+
+def test_week_split_is_by_release_date() -> None:
+    weeks = ["20220617", "20220624", "20220701", "20220708"]
+    qs = [Question(f"{w}_{i}", "?", frozenset({"g"}), None) for w in weeks for i in range(2)]
+    early = week_split(qs, "tune", tune_weeks=3)
+    late = week_split(qs, "validate", tune_weeks=3)
+    assert {q.id[:8] for q in early} == set(weeks[:3]) and {q.id[:8] for q in late} == {weeks[3]}
+    assert len(early) + len(late) == len(qs) and week_split(qs, "all") == qs
+    with pytest.raises(ValueError):
+        week_split(qs, "later")
+
+
+def test_bootstrap_intervals_hold_the_score() -> None:
+    qs = [_q({"g"}) for _ in range(40)]
+    ranked = [["g"] if i % 4 else ["x"] for i in range(40)]  # 30 of 40 found at rank 1
+    ci = bootstrap(ranked, qs, "realtimeqa", n=300)
+    low, high = ci["recall@5"]
+    assert low < 0.75 < high and low > 0.5 and high <= 1.0
+    same = paired_interval(ranked, ranked, qs, n=100)
+    assert same["mrr@10"] == [0.0, 0.0]
+    better = paired_interval([["g"]] * 40, ranked, qs, n=300)
+    assert better["recall@5"][0] > 0  # finding all 40 beats finding 30, on every resample
 
 
 def test_balanced_accuracy() -> None:
@@ -110,3 +142,15 @@ def test_small_retrieval_bench_run(tmp_path: Path) -> None:
         assert 0.0 <= m["recall@2"] <= m["recall@5"] <= m["recall@10"] <= 1.0
         assert m["p50_ms"] > 0
     assert record["systems"]["ours"]["recall@10"] > 0.5
+
+
+@pytest.mark.data
+def test_small_ingest_bench_run() -> None:
+    need_data("realtimeqa_news/articles_pool.jsonl.gz")
+    settings = Settings(llm_backend="extractive")
+    record = run_ingest_bench(settings, data_dir(), articles=3, variants=["ours_onnx_fp32"])
+    ref, ours = record["variants"]["sentence_transformers_1t"], record["variants"]["ours_onnx_fp32"]
+    assert record["articles"] == 3 and ours["articles"] == 3
+    assert ours["chunks"] == ref["chunks"] > 3
+    assert ours["cosine_to_reference"]["min"] > 0.9999  # the same vectors
+    assert ours["chunks_per_s"] > 0 and ours["peak_rss_mb"] > 50 and ref["x_reference"] == 1.0

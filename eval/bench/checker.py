@@ -184,7 +184,7 @@ def run_checker_bench(
     splits: tuple[str, ...] = ("validation", "test"),
     ablations: bool = False,
 ) -> dict[str, Any]:
-    embedder = Embedder(settings.embed_model)
+    embedder = Embedder.from_settings(settings)
     checker = SupportChecker.from_settings(embedder, settings)
     recs = [r for r in records(data, FACTCHECK) if r.split in splits]
     if limit:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rag.eval.bench.ingest import VARIANTS
 from rag.settings import Settings
 
 SettingsFn = Callable[[argparse.Namespace], Settings]
@@ -38,6 +39,12 @@ def _retrieval(args: argparse.Namespace, settings: SettingsFn) -> int:
     from rag.eval.bench.retrieval import run_retrieval_bench
 
     s = settings(args)
+    if args.tune:
+        from rag.eval.bench.retrieval import tune_retrieval
+
+        record = tune_retrieval(s, args.data or s.data, corpus_sample=args.corpus_sample)
+        write_record({"bench": "retrieval-tune", **record}, args.json)
+        return 0
     record = run_retrieval_bench(
         s,
         args.dataset,
@@ -47,6 +54,18 @@ def _retrieval(args: argparse.Namespace, settings: SettingsFn) -> int:
         args.seed,
         ablations=not args.no_ablations,
         corpus_sample=args.corpus_sample,
+        weeks=args.weeks,
+    )
+    write_record(record, args.json)
+    return 0
+
+
+def _ingest(args: argparse.Namespace, settings: SettingsFn) -> int:
+    from rag.eval.bench.ingest import run_ingest_bench
+
+    s = settings(args)
+    record = run_ingest_bench(
+        s, args.data or s.data, args.articles, args.seed, args.variant, args.retrieval
     )
     write_record(record, args.json)
     return 0
@@ -131,9 +150,42 @@ def add_bench_command(
         metavar="N",
         help="index only the gold documents and N others (for studies of index settings)",
     )
+    r.add_argument(
+        "--weeks",
+        choices=["all", "tune", "validate"],
+        default="all",
+        help="realtimeqa: the first 11 weekly releases (tune), the later ones (validate)",
+    )
+    r.add_argument(
+        "--tune",
+        action="store_true",
+        help="realtimeqa: search the retrieval knobs on the tune weeks, check on validate weeks",
+    )
     r.add_argument("--json", help="write the JSON record here")
     common(r)
     r.set_defaults(func=lambda a: _retrieval(a, settings))
+
+    i = benches.add_parser(
+        "ingest", help="index build speed per embedder variant, beside raw sentence-transformers"
+    )
+    i.add_argument("--data", type=Path, help="data folder (default: NEWSRAG_DATA)")
+    i.add_argument("--articles", type=int, default=300, help="pool articles to index")
+    i.add_argument("--seed", type=int, default=5)
+    i.add_argument(
+        "--variant",
+        action="append",
+        choices=list(VARIANTS),
+        help="repeatable (default: all; the raw reference always runs)",
+    )
+    i.add_argument(
+        "--retrieval",
+        type=int,
+        metavar="N",
+        help="also validate-week retrieval per embedder over the gold articles and N others",
+    )
+    i.add_argument("--json", help="write the JSON record here")
+    common(i)
+    i.set_defaults(func=lambda a: _ingest(a, settings))
 
     k = benches.add_parser(
         "checker", help="the support checker on FaithBench and the factcheck sets"

@@ -201,15 +201,57 @@ def score(ranked: list[list[str]], qs: list[Question], dataset: str) -> dict[str
     return {k: round(v, 4) for k, v in out.items()}
 
 
-def evaluate(rank: Ranker, qs: list[Question], dataset: str) -> dict[str, float]:
+# RealTimeQA's dev questions come in weekly releases: retrieval choices are tuned on the first
+# TUNE_WEEKS releases and checked on the later ones (a time split, as new weeks arrive in use)
+TUNE_WEEKS = 11
+WEEKS = ("all", "tune", "validate")
+
+
+def week_split(qs: list[Question], weeks: str, tune_weeks: int = TUNE_WEEKS) -> list[Question]:
+    """The questions of the first `tune_weeks` releases ("tune"), of the rest ("validate")."""
+    if weeks == "all":
+        return qs
+    if weeks not in WEEKS:
+        raise ValueError(f"weeks {weeks!r}: use one of {', '.join(WEEKS)}")
+    releases = sorted({q.id.split("_")[0] for q in qs})
+    early = set(releases[:tune_weeks])
+    return [q for q in qs if (q.id.split("_")[0] in early) == (weeks == "tune")]
+
+
+def bootstrap(
+    ranked: list[list[str]], qs: list[Question], dataset: str, n: int = 1000, seed: int = 0
+) -> dict[str, list[float]]:
+    """95% percentile intervals of each score over questions resampled with replacement."""
+    rng = random.Random(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(n):
+        pick = [rng.randrange(len(qs)) for _ in qs]
+        for k, v in score([ranked[i] for i in pick], [qs[i] for i in pick], dataset).items():
+            draws.setdefault(k, []).append(v)
+    return {
+        k: [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)]
+        for k, v in draws.items()
+    }
+
+
+def run_ranker(rank: Ranker, qs: list[Question]) -> tuple[list[list[str]], list[float]]:
     ranked, ms = [], []
     for q in qs:
         t = time.perf_counter()
         ranked.append(rank(q))
         ms.append((time.perf_counter() - t) * 1000)
-    out = score(ranked, qs, dataset)
+    return ranked, ms
+
+
+def evaluate(
+    rank: Ranker, qs: list[Question], dataset: str, intervals: bool = False
+) -> dict[str, Any]:
+    ranked, ms = run_ranker(rank, qs)
+    out: dict[str, Any] = dict(score(ranked, qs, dataset))
     out["p50_ms"] = round(statistics.median(ms), 2)
     out["p95_ms"] = round(float(np.percentile(ms, 95)), 2)
+    if intervals:
+        out["ci95"] = bootstrap(ranked, qs, dataset)
     return out
 
 
@@ -242,11 +284,12 @@ def run_retrieval_bench(
     seed: int = 13,
     ablations: bool = True,
     corpus_sample: int | None = None,
+    weeks: str = "all",
 ) -> dict[str, Any]:
     from tqdm import tqdm
 
     docs, qs, fingerprint = load_dataset(dataset, data, questions)
-    qs = sample(qs, limit, seed)
+    qs = sample(week_split(qs, weeks) if dataset == "realtimeqa" else qs, limit, seed)
     index_name = dataset
     if corpus_sample:
         docs = sample_corpus(docs, qs, corpus_sample, seed)
@@ -258,9 +301,10 @@ def run_retrieval_bench(
     rankers = make_rankers(pipe, depth, use_asof)
     systems = {}
     for name, rank in tqdm(rankers.items(), desc="systems"):
-        systems[name] = evaluate(rank, qs, dataset)
+        systems[name] = evaluate(rank, qs, dataset, intervals=True)
     record: dict[str, Any] = {
         "dataset": dataset,
+        "weeks": weeks,
         "n_questions": len(qs),
         "corpus": {
             "documents": len(pipe.index.documents),
@@ -310,9 +354,10 @@ def run_retrieval_bench(
 
 def _print(record: dict[str, Any]) -> None:
     systems = record["systems"]
-    cols = [c for c in next(iter(systems.values())) if c not in ("p95_ms",)]
+    cols = [c for c in next(iter(systems.values())) if c not in ("p95_ms", "ci95")]
     print(
-        f"{record['dataset']}: {record['n_questions']} questions, "
+        f"{record['dataset']} ({record.get('weeks', 'all')} weeks): "
+        f"{record['n_questions']} questions, "
         f"{record['corpus']['documents']} documents / {record['corpus']['chunks']} chunks"
     )
     print(f"{'system':22}" + "".join(f"{c:>12}" for c in cols))
@@ -321,3 +366,116 @@ def _print(record: dict[str, Any]) -> None:
     ]
     for name, m in rows:
         print(f"{name:22}" + "".join(f"{m[c]:>12}" for c in cols))
+    for name, m in systems.items():
+        ci = m.get("ci95", {})
+        if "mrr@10" in ci:
+            print(f"{name:22} 95% intervals: recall@5 {ci['recall@5']}  mrr@10 {ci['mrr@10']}")
+
+
+# What `tune_retrieval` searches, one knob at a time from the current settings; the first value
+# of each is the simplest (the knob off, or plain RRF).
+GRID: dict[str, list[Any]] = {
+    "rrf_k": [60, 10, 20, 40],
+    "lexical_weight": [1.0, 0.5, 0.75, 1.5],
+    "per_doc_max": [0, 1, 2],
+    "recency_weight": [0.0, 1.0, 3.0, 6.0],
+    "recency_halflife_days": [7.0, 3.0, 14.0],
+    "article_weight": [0.0, 0.1, 0.3],
+    "link_weight": [0.0, 1.0],
+    "hops": [1, 2],
+}
+SIMPLEST = {k: v[0] for k, v in GRID.items()}
+
+
+def _objective(m: dict[str, Any]) -> float:
+    return float(m["recall@5"] + m["mrr@10"])
+
+
+def paired_interval(
+    a: list[list[str]], b: list[list[str]], qs: list[Question], n: int = 1000, seed: int = 0
+) -> dict[str, list[float]]:
+    """95% interval of (a - b) per score, both ranked lists resampled on the same questions."""
+    rng = random.Random(seed)
+    draws: dict[str, list[float]] = {}
+    for _ in range(n):
+        pick = [rng.randrange(len(qs)) for _ in qs]
+        sub = [qs[i] for i in pick]
+        sa = score([a[i] for i in pick], sub, "realtimeqa")
+        sb = score([b[i] for i in pick], sub, "realtimeqa")
+        for k in ("recall@5", "mrr@10"):
+            draws.setdefault(k, []).append(sa[k] - sb[k])
+    return {
+        k: [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)]
+        for k, v in draws.items()
+    }
+
+
+def tune_retrieval(
+    settings: Settings, data: Path, rounds: int = 2, corpus_sample: int | None = None
+) -> dict[str, Any]:
+    """Coordinate search of the retrieval knobs on the tune weeks of RealTimeQA; then the
+    settings before, the tuned ones and the simplest, each on tune and validate weeks with
+    bootstrap intervals and paired intervals of their differences on the validate weeks."""
+    docs, qs, fingerprint = load_dataset("realtimeqa", data, None)
+    name = "realtimeqa"
+    if corpus_sample:
+        docs = sample_corpus(docs, qs, corpus_sample, 13)
+        fingerprint = f"{fingerprint}-sample{corpus_sample}-13"
+        name = f"{name}-sample{corpus_sample}"
+    pipe = cached_pipeline(name, docs, fingerprint, settings)
+    tune, validate = week_split(qs, "tune"), week_split(qs, "validate")
+    depth = max(KS["realtimeqa"])
+    ours = make_rankers(pipe, depth, True)["ours"]
+    base = pipe.settings
+
+    def measure(knobs: dict[str, Any], part: list[Question]) -> tuple[dict[str, Any], list]:
+        pipe.retriever.settings = base.with_overrides(**knobs)
+        ranked, ms = run_ranker(ours, part)
+        m: dict[str, Any] = dict(score(ranked, part, "realtimeqa"))
+        m["p50_ms"] = round(statistics.median(ms), 2)
+        return m, ranked
+
+    before = {k: getattr(base, k) for k in GRID}
+    current = dict(before)
+    best = _objective(measure(current, tune)[0])
+    trail = []
+    for _ in range(rounds):
+        moved = False
+        for knob, values in GRID.items():
+            for v in values:
+                if v == current[knob]:
+                    continue
+                m, _ = measure({**current, knob: v}, tune)
+                trail.append({"knobs": {**current, knob: v}, "tune": m})
+                if _objective(m) > best + 0.005:  # a tie keeps what is there
+                    best, current, moved = _objective(m), {**current, knob: v}, True
+        if not moved:
+            break
+    out: dict[str, Any] = {
+        "tune_weeks": TUNE_WEEKS,
+        "n_tune": len(tune),
+        "n_validate": len(validate),
+    }
+    ranked_val = {}
+    for label, knobs in (("before", before), ("tuned", current), ("simplest", SIMPLEST)):
+        mt, _ = measure(knobs, tune)
+        mv, ranked_val[label] = measure(knobs, validate)
+        mv["ci95"] = bootstrap(ranked_val[label], validate, "realtimeqa")
+        out[label] = {"knobs": knobs, "tune": mt, "validate": mv}
+    out["validate_diff_ci95"] = {
+        "tuned_minus_before": paired_interval(ranked_val["tuned"], ranked_val["before"], validate),
+        "before_minus_simplest": paired_interval(
+            ranked_val["before"], ranked_val["simplest"], validate
+        ),
+    }
+    out["trail"] = trail
+    pipe.retriever.settings = base
+    for label in ("before", "tuned", "simplest"):
+        t, v = out[label]["tune"], out[label]["validate"]
+        print(
+            f"{label:9} tune R@5 {t['recall@5']:.3f} MRR {t['mrr@10']:.3f} | validate R@5 "
+            f"{v['recall@5']:.3f} {v['ci95']['recall@5']} MRR {v['mrr@10']:.3f} "
+            f"{v['ci95']['mrr@10']} p50 {v['p50_ms']} ms  {out[label]['knobs']}"
+        )
+    print("validate differences (95%):", out["validate_diff_ci95"])
+    return out
