@@ -210,6 +210,17 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from rag.doctor import run_doctor
+
+    findings = run_doctor(_settings(args))
+    for f in findings:
+        print(f"{'ok  ' if f.ok else 'FAIL'} {f.check}: {f.detail}")
+        if f.fix:
+            print(f"     fix: {f.fix}")
+    return 0 if all(f.ok for f in findings) else EXIT_ERROR
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", dest="index_dir", type=Path, help="index directory")
     p.add_argument("--llm-backend", choices=["local", "openai", "extractive"], default=None)
@@ -288,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="full sha256 check")
     _common(p)
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("doctor", help="check the models, the index and the settings")
+    _common(p)
+    p.set_defaults(func=cmd_doctor)
     return parser
 
 

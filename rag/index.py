@@ -153,6 +153,40 @@ class Index:
             self._hash = h.hexdigest()[:16]
         return self._hash
 
+    def problems(self) -> list[str]:
+        """What disagrees between documents, chunks, vectors and BM25 (empty when consistent):
+        `newsrag doctor` reports these; a healthy commit never leaves any."""
+        out: list[str] = []
+        orphans = {c.doc_id for c in self.chunks.values()} - set(self.documents)
+        if orphans:
+            out.append(f"{len(orphans)} chunked document ids are not among the documents")
+        bare = set(self.documents) - {c.doc_id for c in self.chunks.values()}
+        if bare:
+            out.append(f"{len(bare)} documents have no chunks")
+        if set(self.row_of) != set(self.chunks) or len(self.chunk_at) != len(self.row_of):
+            out.append("the chunk/row tables disagree")
+        if any(self.chunk_at.get(r) != c for c, r in self.row_of.items()):
+            out.append("a row maps to another chunk than the one that maps to it")
+        if len(self.vectors) != len(self.chunks):
+            out.append(f"{len(self.vectors)} vectors for {len(self.chunks)} chunks")
+        rows = getattr(self.vectors, "rows", None)
+        if rows is not None and set(rows()) != set(self.chunk_at):
+            out.append("the vector ids are not the chunk rows")
+        # BM25 as loaded or last built (a pending change rebuilds it at commit)
+        if not self._lexical_stale and {int(r) for r in self.lexical.rows} != set(self.chunk_at):
+            out.append(f"BM25 holds {len(self.lexical)} rows for {len(self.chunks)} chunks")
+        bad = [
+            c.id
+            for c in self.chunks.values()
+            if c.doc_id in self.documents
+            and self.documents[c.doc_id].text[c.start : c.end] != c.text
+        ]
+        if bad:
+            out.append(f"{len(bad)} chunks' text differs from their document at their span")
+        if any(r >= self.next_row for r in self.chunk_at):
+            out.append("a row number is at or past next_row (a later add would reuse it)")
+        return out
+
     # ---- writing -------------------------------------------------------------------------
     def add(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
         if len(chunks) != len(vectors):

@@ -43,6 +43,10 @@ class FaissStore:
     def __len__(self) -> int:
         return int(self.index.ntotal)
 
+    def rows(self) -> list[int]:
+        """The row ids held (the index's consistency check compares them with the chunks)."""
+        return [int(r) for r in faiss.vector_to_array(self.index.id_map)]
+
     def add(self, rows: np.ndarray, vectors: np.ndarray) -> None:
         if len(rows) == 0:
             return
