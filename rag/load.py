@@ -276,18 +276,35 @@ def _records_from_json(data: Any, path: Path) -> Iterator[tuple[str, Any]]:
         yield f"item {i}", rec
 
 
-def _open_maybe_gz(path: Path) -> bytes:
+def _open_maybe_gz(path: Path, max_unpacked_mb: float) -> bytes:
+    """The file's bytes, a .gz unpacked in blocks and stopped at the limit (a small file can
+    unpack to gigabytes: a gzip bomb must fail with a message, not fill memory)."""
+    if path.suffix != ".gz":
+        try:
+            return path.read_bytes()
+        except OSError as e:
+            raise LoadError(str(path), f"cannot read file ({e.strerror or e})") from e
+    limit = int(max_unpacked_mb * 1e6)
+    parts: list[bytes] = []
+    size = 0
     try:
-        raw = path.read_bytes()
-        if path.suffix == ".gz":
-            raw = gzip.decompress(raw)
+        with gzip.open(path, "rb") as f:
+            while block := f.read(1 << 20):
+                size += len(block)
+                if size > limit:
+                    raise LoadError(
+                        str(path),
+                        f"unpacks to more than {max_unpacked_mb:g} MB (setting "
+                        "max_unpacked_mb): split it, or raise the limit if it is genuine",
+                    )
+                parts.append(block)
     except (OSError, EOFError, gzip.BadGzipFile) as e:
         raise LoadError(str(path), f"cannot read compressed file ({e})") from e
-    return raw
+    return b"".join(parts)
 
 
-def load_records(path: Path) -> list[Document]:
-    raw = _open_maybe_gz(path)
+def load_records(path: Path, max_unpacked_mb: float = 500.0) -> list[Document]:
+    raw = _open_maybe_gz(path, max_unpacked_mb)
     text = decode_text(raw, str(path))
     name = path.name.removesuffix(".gz")
     if name.endswith((".jsonl", ".ndjson")):
@@ -322,18 +339,27 @@ def _jsonl_items(text: str, path: Path) -> Iterator[tuple[str, Any]]:
             raise LoadError(str(path), f"line {n}: malformed JSON ({e.msg})") from e
 
 
-def load_file(path: str | Path) -> list[Document]:
+def load_file(
+    path: str | Path, max_file_mb: float = 100.0, max_unpacked_mb: float = 500.0
+) -> list[Document]:
     """Documents of one file, or a LoadError naming it and what is wrong."""
     p = Path(path)
     if not p.exists():
         raise LoadError(str(p), "no such file")
     if not p.is_file():
         raise LoadError(str(p), "not a regular file")
+    size = p.stat().st_size
+    if size == 0:
+        raise LoadError(str(p), "empty file")
+    if size > max_file_mb * 1e6:
+        raise LoadError(
+            str(p), f"{size / 1e6:.1f} MB, over the {max_file_mb:g} MB limit (setting max_file_mb)"
+        )
     name = p.name.lower()
     if name.endswith(_SIDECAR):
         raise LoadError(str(p), "metadata sidecar, not a document")
     if name.endswith((".jsonl.gz", ".json.gz")) or p.suffix.lower() in RECORD_SUFFIXES:
-        return load_records(p)
+        return load_records(p, max_unpacked_mb)
     if p.suffix.lower() in TEXT_SUFFIXES:
         return load_text(p)
     if p.suffix.lower() in HTML_SUFFIXES:

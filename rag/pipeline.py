@@ -172,11 +172,12 @@ class Pipeline:
         document. The index on disk changes in one atomic commit at the end.
         """
         t0 = time.perf_counter()
+        s = self.settings
         report = IngestReport()
         docs: list[Document] = []
         for path in expand_paths(paths):
             try:
-                docs.extend(load_file(path))
+                docs.extend(load_file(path, s.max_file_mb, s.max_unpacked_mb))
             except LoadError as e:
                 report.errors.append(e)
         self.ingest_documents(docs, progress, report)

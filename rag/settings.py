@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     embed_threads: int = 0  # threads for batches (ingest); 0 = every core
     embed_query_threads: int = 1  # for a question's few texts, beside FAISS; see rag/embed.py
 
+    # input limits: a bigger file, or a .gz unpacking past the second, is refused by name
+    max_file_mb: float = 100.0
+    max_unpacked_mb: float = 500.0
+
     # vector store seam: "faiss" (exact, default) or "faiss:hnsw" (approximate, for ~1M chunks);
     # "milvus" (Milvus Lite kept inside the index), "milvus:PATH.db" (a Milvus Lite database) or
     # "milvus://host:port" (a Milvus server or cluster); see rag/store/milvus.py

@@ -76,6 +76,7 @@ def ingest_uploads(
     """Copy, load and index uploaded files; each bad file becomes an error naming it."""
     folder = upload_dir(pipe)
     folder.mkdir(parents=True, exist_ok=True)
+    s = pipe.settings
     copies = []
     for p in paths:
         dest = folder / Path(p).name
@@ -87,7 +88,7 @@ def ingest_uploads(
     for i, path in enumerate(readable):
         progress(0.3 * i / max(1, len(readable)), f"Reading {path.name}")
         try:
-            docs.extend(load_file(path))
+            docs.extend(load_file(path, s.max_file_mb, s.max_unpacked_mb))
         except LoadError as e:
             errors.append(LoadError(path.name, e.problem))
 
