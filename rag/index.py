@@ -245,6 +245,28 @@ class Index:
         gen = self.directory / name
         tmp = self.directory / f".{name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            self._write_generation(tmp)
+            shutil.rmtree(gen, ignore_errors=True)  # left by an earlier failed commit, never live
+            os.replace(tmp, gen)
+            cur_tmp = self.directory / "CURRENT.tmp"
+            cur_tmp.write_text(name + "\n")
+            os.replace(cur_tmp, self.directory / "CURRENT")
+        except OSError as e:  # full disk, read-only folder, file size limit
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise IndexStoreError(
+                f"{self.directory}: could not write {name} ({e.strerror or e}); the index "
+                f"stays as committed before (generation {self.generation}); free space or "
+                "fix the folder's permissions and run again"
+            ) from e
+        old = self.generation
+        self.generation = gen_no
+        for p in self.directory.glob("gen-*"):
+            if p.name != name and p.name != f"gen-{old:06d}":
+                shutil.rmtree(p, ignore_errors=True)
+        return gen
+
+    def _write_generation(self, tmp: Path) -> None:
         tmp.mkdir(parents=True)
         with (tmp / "documents.jsonl").open("w", encoding="utf-8") as f:
             for doc in self.documents.values():
@@ -271,16 +293,6 @@ class Index:
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
         _fsync_dir(tmp)
-        os.replace(tmp, gen)
-        cur_tmp = self.directory / "CURRENT.tmp"
-        cur_tmp.write_text(name + "\n")
-        os.replace(cur_tmp, self.directory / "CURRENT")
-        old = self.generation
-        self.generation = gen_no
-        for p in self.directory.glob("gen-*"):
-            if p.name != name and p.name != f"gen-{old:06d}":
-                shutil.rmtree(p, ignore_errors=True)
-        return gen
 
 
 TITLE_WORDS = 6

@@ -26,7 +26,7 @@ from rag.chunk import chunk_document
 from rag.crossencoder import CrossEncoderModel
 from rag.draft import says_not_found, split_answer
 from rag.embed import Embedder
-from rag.errors import LoadError, NewsragError
+from rag.errors import IndexStoreError, LoadError, NewsragError
 from rag.ground import SupportChecker, sentence_units
 from rag.index import Index
 from rag.judge import gives_token_probabilities
@@ -245,8 +245,7 @@ class Pipeline:
                 changed = True
             report.chunks = total
             if changed:
-                index.commit()
-                s.write(Path(s.index_dir))
+                self._commit()
         report.seconds = time.perf_counter() - t0
         return report
 
@@ -260,8 +259,23 @@ class Pipeline:
         with self._write_lock:
             gone = self.index.delete(list(doc_ids))
             if gone:
-                self.index.commit()
+                self._commit()
         return gone
+
+    def _commit(self) -> None:
+        """Write the index (under the write lock). When the disk refuses, the last committed
+        state is reloaded, so memory never answers from what the disk does not hold."""
+        try:
+            self.index.commit()
+            self.settings.write(Path(self.settings.index_dir))
+        except (IndexStoreError, OSError) as e:
+            for name in ("index", "retriever"):
+                self.__dict__.pop(name, None)
+            if isinstance(e, IndexStoreError):
+                raise
+            raise IndexStoreError(
+                f"{self.settings.index_dir}: settings.json not written ({e})"
+            ) from e
 
     # ---- asking --------------------------------------------------------------------------
     def query(

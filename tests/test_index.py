@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rag.errors import IndexStoreError
 from rag.index import Index
 from rag.pipeline import Pipeline
 from rag.settings import Settings
@@ -74,8 +75,11 @@ def test_crash_during_commit_keeps_previous_generation(
         raise OSError("disk full")
 
     monkeypatch.setattr(pipe.index.lexical, "save", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(IndexStoreError, match=r"disk full.*stays as committed before"):
         pipe.ingest([f])
+    # the same pipeline reloaded what the disk holds: nothing answers from the lost write
+    assert {d["id"] for d in pipe.documents()} == before
+    assert not list(Path(pipe.settings.index_dir).glob(".gen-*.tmp"))
     fresh = Pipeline(
         Settings(index_dir=pipe.settings.index_dir, llm_backend="extractive"),
         embedder=pipe.embedder,
