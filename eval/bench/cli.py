@@ -71,6 +71,15 @@ def _ingest(args: argparse.Namespace, settings: SettingsFn) -> int:
     return 0
 
 
+def _crash(args: argparse.Namespace, settings: SettingsFn) -> int:
+    from rag.eval.bench.crash import run_crash_bench
+
+    record = run_crash_bench(args.kills, args.seed)
+    write_record({"bench": "crash", **record}, args.json)
+    bad = record["inconsistent"] + record["neither_state"] + record["rerun_wrong"]
+    return 1 if bad or not record["full_disk"]["index_unchanged"] else 0
+
+
 def _checker(args: argparse.Namespace, settings: SettingsFn) -> int:
     from rag.eval.bench.checker import run_checker_bench
 
@@ -186,6 +195,13 @@ def add_bench_command(
     i.add_argument("--json", help="write the JSON record here")
     common(i)
     i.set_defaults(func=lambda a: _ingest(a, settings))
+
+    x = benches.add_parser("crash", help="kill -9 ingest/delete at random moments, check the index")
+    x.add_argument("--kills", type=int, default=50)
+    x.add_argument("--seed", type=int, default=3)
+    x.add_argument("--json", help="write the JSON record here")
+    common(x)
+    x.set_defaults(func=lambda a: _crash(a, settings))
 
     k = benches.add_parser(
         "checker", help="the support checker on FaithBench and the factcheck sets"
