@@ -24,6 +24,14 @@ from rag.train.pairs import sentence_labels, sentence_spans, worst_label
 from tests.conftest import data_dir, need_data
 
 
+def _cache_with_models(tmp_path: Path) -> Path:
+    """A fresh cache (benchmark indexes land in it) sharing the set-up models (no re-export)."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "models").symlink_to(Settings().cache_dir / "models", target_is_directory=True)
+    return cache
+
+
 def _q(gold: set[str]) -> Question:
     return Question("q", "?", frozenset(gold), None)
 
@@ -134,7 +142,7 @@ def test_squad_scoring() -> None:
 @pytest.mark.data
 def test_small_retrieval_bench_run(tmp_path: Path) -> None:
     need_data("hipporag_train_multihop/corpus.jsonl")
-    settings = Settings(cache_dir=tmp_path, llm_backend="extractive")
+    settings = Settings(cache_dir=_cache_with_models(tmp_path), llm_backend="extractive")
     record = run_retrieval_bench(settings, "hotpotqa", data_dir(), limit=8, ablations=False)
     assert record["n_questions"] == 8
     assert set(record["systems"]) == {"bm25", "dense", "llamaindex", "ours"}
@@ -154,3 +162,85 @@ def test_small_ingest_bench_run() -> None:
     assert ours["chunks"] == ref["chunks"] > 3
     assert ours["cosine_to_reference"]["min"] > 0.9999  # the same vectors
     assert ours["chunks_per_s"] > 0 and ours["peak_rss_mb"] > 50 and ref["x_reference"] == 1.0
+
+
+def _tiny_realtimeqa(root: Path) -> Path:
+    """Hand-written articles and quiz questions in RealTimeQA's format, over 13 weekly releases
+    (11 to tune on, 2 to validate)."""
+    import gzip
+    import json
+
+    topics = [
+        ("Volcano erupts in Iceland", "Lava from the Reykjanes volcano reached the town."),
+        ("Court rules on water rights", "The supreme court gave the river's water to farmers."),
+        ("Strike closes ports", "Dock workers on the east coast stopped work for a week."),
+        ("New prime minister in Italy", "Parliament chose a new prime minister on Tuesday."),
+        ("Heat wave in India", "Temperatures passed 47 degrees in Delhi this week."),
+        ("Rocket lands on the Moon", "A private lander touched down near the south pole."),
+    ]
+    folder = root / "realtimeqa_news"
+    folder.mkdir(parents=True)
+    with gzip.open(folder / "articles_pool.jsonl.gz", "wt") as f:
+        for i, (title, body) in enumerate(topics):
+            rec = {
+                "doc_id": f"rtqa_{i}",
+                "title": title,
+                "text": body * 3,
+                "publish_date": f"2022/06/{10 + i}",
+            }
+            f.write(json.dumps(rec) + "\n")
+    weeks = [
+        f"2022{m:02d}{d:02d}"
+        for m, d in [
+            (6, 17),
+            (6, 24),
+            (7, 1),
+            (7, 8),
+            (7, 15),
+            (7, 22),
+            (7, 29),
+            (8, 5),
+            (8, 12),
+            (8, 19),
+            (8, 26),
+            (9, 2),
+            (9, 9),
+        ]
+    ]
+    questions = [
+        "Where did lava reach a town?",
+        "Who got the river's water?",
+        "Which workers stopped work?",
+        "Who chose a new prime minister?",
+        "Where did temperatures pass 47 degrees?",
+        "Where did a private lander touch down?",
+    ]
+    with (folder / "questions.jsonl").open("w") as f:
+        for n, week in enumerate(weeks):
+            i = n % len(topics)
+            f.write(
+                json.dumps(
+                    {
+                        "question_id": f"{week}_0",
+                        "question_sentence": questions[i],
+                        "question_date": f"{week[:4]}/{week[4:6]}/{week[6:]}",
+                        "gold_doc_ids": [f"rtqa_{i}"],
+                    }
+                )
+                + "\n"
+            )
+    return root
+
+
+def test_tune_retrieval_reports_both_parts(tmp_path: Path) -> None:
+    from rag.eval.bench.retrieval import tune_retrieval
+
+    data = _tiny_realtimeqa(tmp_path / "data")
+    settings = Settings(cache_dir=_cache_with_models(tmp_path), llm_backend="extractive")
+    r = tune_retrieval(settings, data, rounds=1)
+    assert (r["n_tune"], r["n_validate"]) == (11, 2)
+    for label in ("before", "tuned", "simplest"):
+        assert 0.0 <= r[label]["validate"]["mrr@10"] <= r[label]["validate"]["recall@5"] <= 1.0
+        assert set(r[label]["validate"]["ci95"]) >= {"recall@5", "mrr@10"}
+    assert r["simplest"]["knobs"]["recency_weight"] == 0.0 and r["trail"]
+    assert r["tuned"]["tune"]["recall@5"] >= r["before"]["tune"]["recall@5"] - 1e-9
