@@ -61,6 +61,7 @@ def run_core_bench(
     try:
         pipe = Pipeline(settings.with_overrides(index_dir=tmp / "index"))
         t = time.perf_counter()
+        pipe.embedder.load()
         dim = pipe.embedder.dim
         embedder_load_s = time.perf_counter() - t
 
