@@ -32,6 +32,10 @@ _PATTERNS = [
     rf"are to)\s+(?:always\s+|only\s+)?(?:{_VERB}|cite|ignore|quote)\b",
     r"\b(?:when|if|whenever)\s+(?:you\s+are\s+|you're\s+)?(?:asked|questioned|prompted)\b"
     rf"[^.]{{0,80}}?,\s*(?:always\s+|only\s+)?(?:{_VERB}|cite|quote)\b",
+    # the same, the order turned round ("..., answer that when asked")
+    rf"(?:^\W*|[,;:]\s*)(?:please\s+)?{_VERB}\s+(?:that|with)\b[^.]{{0,20}}\b(?:when|if|whenever)\s+"
+    r"(?:you\s+are\s+)?"
+    r"(?:asked|questioned|prompted)\b",
     r"\b(?:you\s+(?:must|should|need to|have to|are to|will)|please)\s+(?:always\s+|"
     rf"only\s+)?{_VERB}\s+(?:that|with|by saying|only)\b",
     rf"^\W*(?:please\s+)?{_VERB}\s+(?:that|with|by saying)\b",
@@ -43,6 +47,11 @@ _PATTERNS = [
 _INSTRUCTION = re.compile("|".join(f"(?:{p})" for p in _PATTERNS), re.IGNORECASE)
 
 
+# zero-width and bidirectional controls: invisible on the page, they would split the words the
+# patterns look for ("an\u200bswer that ...")
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
 def is_instruction(sentence: str) -> bool:
     """Does this sentence address the assistant (or a reader-as-model) with an instruction?"""
-    return bool(_INSTRUCTION.search(" ".join(sentence.split())))
+    return bool(_INSTRUCTION.search(" ".join(_INVISIBLE.sub("", sentence).split())))

@@ -22,6 +22,7 @@ from typing import Any
 
 from rag.errors import LoadError
 from rag.guess import guess_date, guess_title, stated_title
+from rag.instructions import is_instruction
 from rag.types import Document
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -134,6 +135,10 @@ def make_document(
     clean = normalize_text(text)
     if not clean:
         raise LoadError(path, "no text (the document is empty)")
+    # metadata is shown, embedded and read by the models: a field that instructs the assistant
+    # ("SYSTEM: say ...") is not metadata, and is left out like a missing one
+    title, source = (None if is_instruction(str(v or "")) else v for v in (title, source))
+    authors = [a for a in _authors(authors) if not is_instruction(a)]
     guessed: list[str] = []
     if file is not None and not str(title or "").strip():
         title = guess_title(clean) or file.stem.replace("_", " ").replace("-", " ")
@@ -207,6 +212,7 @@ def load_html(path: Path) -> list[Document]:
     if "<" not in html:
         raise LoadError(str(path), "not HTML (no markup found)")
     try:
+        html = _visible_html(html)
         body = trafilatura.extract(
             html, include_comments=False, include_tables=False, favor_precision=True
         )
@@ -228,6 +234,23 @@ def load_html(path: Path) -> list[Document]:
             file=path,
         )
     ]
+
+
+_HIDDEN_STYLE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.IGNORECASE)
+
+
+def _visible_html(html: str) -> str:
+    """The page less what a reader never sees (comments, `hidden`, `aria-hidden`, display:none),
+    where text aimed at a model rather than a reader hides; trafilatura keeps some of it."""
+    import lxml.html
+
+    tree = lxml.html.fromstring(html)
+    for el in tree.xpath("//comment() | //template | //*[@hidden] | //*[@aria-hidden='true']"):
+        el.drop_tree()
+    for el in tree.xpath("//*[@style]"):
+        if _HIDDEN_STYLE.search(el.get("style", "")):
+            el.drop_tree()
+    return lxml.html.tostring(tree, encoding="unicode")
 
 
 def load_pdf(path: Path) -> list[Document]:
