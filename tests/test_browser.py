@@ -307,3 +307,51 @@ def test_real_llm_streams_a_cited_answer(
         pg.close()
     finally:
         app.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_server(
+    seed_index: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[str]:
+    d = tmp_path_factory.mktemp("browser-hostile") / "index"
+    shutil.copytree(seed_index, d)
+    pipe = Pipeline(
+        Settings(index_dir=d, llm_backend="extractive"), llm=ExtractiveLLM(), embedder=embedder
+    )
+    hostile = PROJECT_ROOT / "tests" / "data" / "hostile" / "script-payloads.html"
+    assert pipe.ingest([hostile]).added
+    app, url = start_server(pipe)
+    yield url
+    app.close()
+
+
+def test_script_in_an_article_is_shown_not_run(browser: Any, hostile_server: str) -> None:
+    """Article text with <script> and onerror= payloads, in the chat, the sources and the
+    article viewer: shown as text; no dialog, no marker set, no request off 127.0.0.1."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    outside: list[str] = []
+    dialogs: list[str] = []
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.on("request", lambda r: None if r.url.startswith(LOCAL) else outside.append(r.url))
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.set_default_timeout(TIMEOUT)
+    pg.goto(hostile_server)
+    pg.wait_for_selector("#question textarea")
+    pg.fill("#question textarea", "What did comments under the debate report say?")
+    pg.keyboard.press("Enter")
+    pg.wait_for_selector("#sources .cite-card")
+    sources = pg.inner_text("#sources")
+    assert "<script>" in sources or "onerror=" in sources, sources  # shown as text
+    pg.locator('#chat a[href^="#cite:chat:"]').first.click()
+    pg.wait_for_selector("#chat-article mark.quote")
+    assert "<script>" in pg.inner_text("#chat-article")
+    pg.wait_for_timeout(1000)  # an onerror handler would have fired by now
+    pg.screenshot(path=str(SHOTS / "hostile-script-shown.png"))
+    marker = pg.evaluate("() => window.__hostile || null")
+    scripts = pg.evaluate(
+        "() => [...document.querySelectorAll('#chat script, #sources script, "
+        "#chat-article script, #sources img[onerror], #chat-article img[onerror]')].length"
+    )
+    pg.close()
+    assert marker is None and dialogs == [] and scripts == 0
+    assert outside == [], f"the page fetched from outside 127.0.0.1: {outside}"
