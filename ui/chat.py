@@ -17,7 +17,13 @@ from rag.conversation import standalone
 from rag.errors import NewsragError
 from rag.pipeline import Pipeline
 from rag.types import Answer, Query
-from rag.ui.render import ARTICLE_PLACEHOLDER, answer_markdown, filters_note, sources_html
+from rag.ui.render import (
+    ARTICLE_PLACEHOLDER,
+    answer_markdown,
+    filters_note,
+    plain,
+    sources_html,
+)
 from rag.ui.viewer import article_viewer
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -126,7 +132,7 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
         rewrite = standalone(q, asked)
         # a follow-up keeps the filters the earlier question's words set, unless it sets its own
         follows = last[-1] if rewrite.follow_up and last else None
-        history.append({"role": "user", "content": q})
+        history.append({"role": "user", "content": plain(q)})
         history.append({"role": "assistant", "content": "_Searching the articles…_"})
         searched = filters_note(None, rewrite.text, rewrite.carried)
         waiting = '<p class="muted">Searching, then checking every sentence…</p>'
@@ -142,10 +148,10 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
                     yield history, "", panel_html, note, [*asked, rewrite.text], queries
                 else:
                     draft += event
-                    history[-1] = {"role": "assistant", "content": draft + " ▌"}
+                    history[-1] = {"role": "assistant", "content": plain(draft) + " ▌"}
                     yield history, "", waiting, searched, asked, last
         except NewsragError as e:
-            history[-1] = {"role": "assistant", "content": f"⚠ {e}"}
+            history[-1] = {"role": "assistant", "content": f"⚠ {plain(str(e))}"}
             yield history, "", "", searched, asked, last
 
     def reset() -> tuple[list[Any], str, str, str, list[str], list[Query], str]:

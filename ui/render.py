@@ -9,6 +9,7 @@ and the scope keeps a click in one tab from opening the article viewer of anothe
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -33,6 +34,15 @@ def parse_ref(ref: str) -> tuple[str, str, int, int] | None:
         return None
 
 
+_MARKDOWN = re.compile(r"([\\`*_\[\]!~|#$])")
+
+
+def plain(text: str) -> str:
+    """Article or model text for a markdown message: shown as written, never as markup (an
+    article's <img onerror=...>, ![](http://...) or [link](...) would otherwise render)."""
+    return _MARKDOWN.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def numbering(citations: Iterable[Citation]) -> dict[tuple[str, int, int], int]:
     return {(c.doc_id, c.start, c.end): i for i, c in enumerate(citations, start=1)}
 
@@ -47,21 +57,21 @@ def sentences_markdown(sentences: Sequence[Sentence], citations: list[Citation],
                 f"[[{numbers[(c.doc_id, c.start, c.end)]}]](#{cite_ref(scope, c)})"
                 for c in s.citations
             )
-            parts.append(f"{s.text} {marks}".strip())
+            parts.append(f"{plain(s.text)} {marks}".strip())
         else:
-            why = f": {s.reason}" if s.reason else ""
-            parts.append(f"⚠ ~~{s.text}~~ _(not supported by the articles{why})_")
+            why = f": {plain(s.reason)}" if s.reason else ""
+            parts.append(f"⚠ ~~{plain(s.text)}~~ _(not supported by the articles{why})_")
     return " ".join(parts)
 
 
 def answer_markdown(answer: Answer, scope: str = "chat") -> str:
     """The answer as a chat message: cited sentences, flagged ones, or the refusal and why."""
     if answer.refused:
-        text = f"**The indexed articles do not answer this.** {answer.refusal_reason}"
+        text = f"**The indexed articles do not answer this.** {plain(answer.refusal_reason)}"
         drafts = [s for s in answer.sentences if not s.supported]
         if drafts:
             text += "\n\n_What the model drafted, which no retrieved text supports:_ " + " ".join(
-                f"~~{s.text}~~" for s in drafts
+                f"~~{plain(s.text)}~~" for s in drafts
             )
         return text
     return sentences_markdown(answer.sentences, answer.citations, scope)
