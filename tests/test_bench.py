@@ -244,3 +244,17 @@ def test_tune_retrieval_reports_both_parts(tmp_path: Path) -> None:
         assert set(r[label]["validate"]["ci95"]) >= {"recall@5", "mrr@10"}
     assert r["simplest"]["knobs"]["recency_weight"] == 0.0 and r["trail"]
     assert r["tuned"]["tune"]["recall@5"] >= r["before"]["tune"]["recall@5"] - 1e-9
+
+
+def test_tune_and_validate_weeks_search_one_corpus(tmp_path: Path) -> None:
+    data = _tiny_realtimeqa(tmp_path / "data")
+    settings = Settings(cache_dir=_cache_with_models(tmp_path), llm_backend="extractive")
+    runs = [
+        run_retrieval_bench(
+            settings, "realtimeqa", data, ablations=False, corpus_sample=2, weeks=weeks
+        )
+        for weeks in ("tune", "validate")
+    ]
+    assert [r["n_questions"] for r in runs] == [11, 2]
+    assert runs[0]["corpus"] == runs[1]["corpus"]  # the same documents, the same index
+    assert runs[0]["corpus"]["documents"] == 6  # every question's gold (all 6 here)

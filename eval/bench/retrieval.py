@@ -89,8 +89,10 @@ def cached_pipeline(
     name: str, docs: list[Document], fingerprint: str, settings: Settings
 ) -> Pipeline:
     """A pipeline over the dataset's index, built once per corpus and index settings."""
+    # the documents themselves are in the key: two samples never share (and grow) one index
+    ids = "".join(sorted({d.id for d in docs}))
     key = hashlib.sha256(
-        (fingerprint + name + json.dumps(settings.index_fields(), sort_keys=True)).encode()
+        (fingerprint + name + ids + json.dumps(settings.index_fields(), sort_keys=True)).encode()
     ).hexdigest()[:10]
     index_dir = Path(settings.cache_dir) / "bench" / f"{name}-{key}"
     pipe = Pipeline(settings.with_overrides(index_dir=index_dir))
@@ -289,12 +291,14 @@ def run_retrieval_bench(
     from tqdm import tqdm
 
     docs, qs, fingerprint = load_dataset(dataset, data, questions)
-    qs = sample(week_split(qs, weeks) if dataset == "realtimeqa" else qs, limit, seed)
     index_name = dataset
     if corpus_sample:
+        # drawn from every question's gold, before any split or limit: the tune and the
+        # validate weeks (and any --limit) search one and the same corpus
         docs = sample_corpus(docs, qs, corpus_sample, seed)
         fingerprint = f"{fingerprint}-sample{corpus_sample}-{seed}"
         index_name = f"{dataset}-sample{corpus_sample}"
+    qs = sample(week_split(qs, weeks) if dataset == "realtimeqa" else qs, limit, seed)
     pipe = cached_pipeline(index_name, docs, fingerprint, settings)
     depth = max(KS[dataset])
     use_asof = dataset == "realtimeqa"
