@@ -138,7 +138,7 @@ def make_document(
     # metadata is shown, embedded and read by the models: a field that instructs the assistant
     # ("SYSTEM: say ...") is not metadata, and is left out like a missing one
     title, source = (None if is_instruction(str(v or "")) else v for v in (title, source))
-    authors = [a for a in _authors(authors) if not is_instruction(a)]
+    names = tuple(a for a in _authors(authors) if not is_instruction(a))
     guessed: list[str] = []
     if file is not None and not str(title or "").strip():
         title = guess_title(clean) or file.stem.replace("_", " ").replace("-", " ")
@@ -155,7 +155,7 @@ def make_document(
         source=str(source).strip() if source else "",
         published_at=normalize_date(published_at),
         url=str(url).strip() if url else "",
-        authors=_authors(authors),
+        authors=names,
         path=path,
         guessed=tuple(guessed),
     )

@@ -65,18 +65,27 @@ def start_server(pipe: Pipeline) -> tuple[Any, str]:
     return app, f"http://127.0.0.1:{opts['server_port']}/"
 
 
-@pytest.fixture(scope="module")
-def server(
-    seed_index: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+def seed_server(
+    seed_index: Path, tmp: Path, embedder: Embedder, extra: tuple[Path, ...] = ()
 ) -> Iterator[str]:
-    d = tmp_path_factory.mktemp("browser") / "index"
+    """The app over a copy of the seed index (plus `extra` files), extractive backend."""
+    d = tmp / "index"
     shutil.copytree(seed_index, d)
     pipe = Pipeline(
         Settings(index_dir=d, llm_backend="extractive"), llm=ExtractiveLLM(), embedder=embedder
     )
+    if extra:
+        assert pipe.ingest(list(extra)).added
     app, url = start_server(pipe)
     yield url
     app.close()
+
+
+@pytest.fixture(scope="module")
+def server(
+    seed_index: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[str]:
+    yield from seed_server(seed_index, tmp_path_factory.mktemp("browser"), embedder)
 
 
 @pytest.fixture(scope="module")
@@ -313,16 +322,9 @@ def test_real_llm_streams_a_cited_answer(
 def hostile_server(
     seed_index: Path, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 ) -> Iterator[str]:
-    d = tmp_path_factory.mktemp("browser-hostile") / "index"
-    shutil.copytree(seed_index, d)
-    pipe = Pipeline(
-        Settings(index_dir=d, llm_backend="extractive"), llm=ExtractiveLLM(), embedder=embedder
-    )
     hostile = PROJECT_ROOT / "tests" / "data" / "hostile" / "script-payloads.html"
-    assert pipe.ingest([hostile]).added
-    app, url = start_server(pipe)
-    yield url
-    app.close()
+    tmp = tmp_path_factory.mktemp("browser-hostile")
+    yield from seed_server(seed_index, tmp, embedder, (hostile,))
 
 
 def test_script_in_an_article_is_shown_not_run(browser: Any, hostile_server: str) -> None:

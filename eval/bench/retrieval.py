@@ -224,11 +224,21 @@ def bootstrap(
     ranked: list[list[str]], qs: list[Question], dataset: str, n: int = 1000, seed: int = 0
 ) -> dict[str, list[float]]:
     """95% percentile intervals of each score over questions resampled with replacement."""
+
+    def one(pick: list[int]) -> dict[str, float]:
+        return score([ranked[i] for i in pick], [qs[i] for i in pick], dataset)
+
+    return _resampled(one, len(qs), n, seed)
+
+
+def _resampled(
+    stat: Callable[[list[int]], dict[str, float]], size: int, n: int, seed: int
+) -> dict[str, list[float]]:
+    """95% percentile interval of each value of `stat` over `n` resamples of the questions."""
     rng = random.Random(seed)
     draws: dict[str, list[float]] = {}
     for _ in range(n):
-        pick = [rng.randrange(len(qs)) for _ in qs]
-        for k, v in score([ranked[i] for i in pick], [qs[i] for i in pick], dataset).items():
+        for k, v in stat([rng.randrange(size) for _ in range(size)]).items():
             draws.setdefault(k, []).append(v)
     return {
         k: [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)]
@@ -277,6 +287,26 @@ def sample_corpus(docs: list[Document], qs: list[Question], n: int, seed: int) -
     return [d for d in docs if d.id in keep]
 
 
+def bench_pipeline(
+    settings: Settings,
+    dataset: str,
+    data: Path,
+    questions: Path | None,
+    corpus_sample: int | None,
+    seed: int,
+) -> tuple[Pipeline, list[Question], str]:
+    """The dataset's cached index, all its questions and the corpus fingerprint. A corpus
+    sample is drawn from every question's gold, before any split or limit: tune and validate
+    weeks search one corpus."""
+    docs, qs, fingerprint = load_dataset(dataset, data, questions)
+    name = dataset
+    if corpus_sample:
+        docs = sample_corpus(docs, qs, corpus_sample, seed)
+        fingerprint = f"{fingerprint}-sample{corpus_sample}-{seed}"
+        name = f"{dataset}-sample{corpus_sample}"
+    return cached_pipeline(name, docs, fingerprint, settings), qs, fingerprint
+
+
 def run_retrieval_bench(
     settings: Settings,
     dataset: str,
@@ -290,16 +320,8 @@ def run_retrieval_bench(
 ) -> dict[str, Any]:
     from tqdm import tqdm
 
-    docs, qs, fingerprint = load_dataset(dataset, data, questions)
-    index_name = dataset
-    if corpus_sample:
-        # drawn from every question's gold, before any split or limit: the tune and the
-        # validate weeks (and any --limit) search one and the same corpus
-        docs = sample_corpus(docs, qs, corpus_sample, seed)
-        fingerprint = f"{fingerprint}-sample{corpus_sample}-{seed}"
-        index_name = f"{dataset}-sample{corpus_sample}"
+    pipe, qs, fingerprint = bench_pipeline(settings, dataset, data, questions, corpus_sample, seed)
     qs = sample(week_split(qs, weeks) if dataset == "realtimeqa" else qs, limit, seed)
-    pipe = cached_pipeline(index_name, docs, fingerprint, settings)
     depth = max(KS[dataset])
     use_asof = dataset == "realtimeqa"
     rankers = make_rankers(pipe, depth, use_asof)
@@ -399,19 +421,14 @@ def paired_interval(
     a: list[list[str]], b: list[list[str]], qs: list[Question], n: int = 1000, seed: int = 0
 ) -> dict[str, list[float]]:
     """95% interval of (a - b) per score, both ranked lists resampled on the same questions."""
-    rng = random.Random(seed)
-    draws: dict[str, list[float]] = {}
-    for _ in range(n):
-        pick = [rng.randrange(len(qs)) for _ in qs]
+
+    def diff(pick: list[int]) -> dict[str, float]:
         sub = [qs[i] for i in pick]
         sa = score([a[i] for i in pick], sub, "realtimeqa")
         sb = score([b[i] for i in pick], sub, "realtimeqa")
-        for k in ("recall@5", "mrr@10"):
-            draws.setdefault(k, []).append(sa[k] - sb[k])
-    return {
-        k: [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)]
-        for k, v in draws.items()
-    }
+        return {k: sa[k] - sb[k] for k in ("recall@5", "mrr@10")}
+
+    return _resampled(diff, len(qs), n, seed)
 
 
 def tune_retrieval(
@@ -420,13 +437,7 @@ def tune_retrieval(
     """Coordinate search of the retrieval knobs on the tune weeks of RealTimeQA; then the
     settings before, the tuned ones and the simplest, each on tune and validate weeks with
     bootstrap intervals and paired intervals of their differences on the validate weeks."""
-    docs, qs, fingerprint = load_dataset("realtimeqa", data, None)
-    name = "realtimeqa"
-    if corpus_sample:
-        docs = sample_corpus(docs, qs, corpus_sample, 13)
-        fingerprint = f"{fingerprint}-sample{corpus_sample}-13"
-        name = f"{name}-sample{corpus_sample}"
-    pipe = cached_pipeline(name, docs, fingerprint, settings)
+    pipe, qs, _ = bench_pipeline(settings, "realtimeqa", data, None, corpus_sample, 13)
     tune, validate = week_split(qs, "tune"), week_split(qs, "validate")
     depth = max(KS["realtimeqa"])
     ours = make_rankers(pipe, depth, True)["ours"]
