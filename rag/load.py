@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -321,7 +322,7 @@ def _open_maybe_gz(path: Path, max_unpacked_mb: float) -> bytes:
                         "max_unpacked_mb): split it, or raise the limit if it is genuine",
                     )
                 parts.append(block)
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+    except (OSError, EOFError, zlib.error) as e:  # BadGzipFile is an OSError
         raise LoadError(str(path), f"cannot read compressed file ({e})") from e
     return b"".join(parts)
 
