@@ -82,7 +82,9 @@ class Pipeline:
         self.settings = base.adopt_index(Path(base.index_dir))
         self._llm = llm
         self._embedder = embedder
-        self._write_lock = threading.RLock()
+        # held by every write, and by reads that walk several index tables (a question's
+        # retrieval, a summary's chunks): one user's upload never changes them mid-read
+        self.lock = threading.RLock()
         self.status = "cold"  # → "loading" → "ready" (or "failed: why") as `warm` runs
         self._digest: tuple[str, Summary] | None = None  # (corpus hash, digest of it)
         self._digest_lock = threading.Lock()  # written once, by the app's start or a click
@@ -142,14 +144,16 @@ class Pipeline:
 
     # ---- library -------------------------------------------------------------------------
     def documents(self) -> list[dict[str, Any]]:
-        """Metadata of every indexed document, with its chunk count."""
+        """Metadata of every indexed document, with its chunk count (read under the write
+        lock: an upload by another user would otherwise change the tables mid-read)."""
+        with self.lock:
+            chunks = list(self.index.chunks.values())
+            docs = list(self.index.documents.values())
         counts: dict[str, int] = {}
-        for c in self.index.chunks.values():
+        for c in chunks:
             counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
         out = []
-        for d in sorted(
-            self.index.documents.values(), key=lambda d: (d.published_at or "", d.title)
-        ):
+        for d in sorted(docs, key=lambda d: (d.published_at or "", d.title)):
             m = d.meta()
             m["chunks"] = counts.get(d.id, 0)
             out.append(m)
@@ -226,7 +230,7 @@ class Pipeline:
             vecs[i : i + step] = self.embedder.embed(texts[i : i + step])
             if progress:
                 progress(min(total, i + step), total, "embedding")
-        with self._write_lock:
+        with self.lock:
             by_path = index.doc_by_path()
             pos = 0
             changed = False
@@ -256,7 +260,7 @@ class Pipeline:
 
     def delete(self, doc_ids: Iterable[str]) -> list[str]:
         """Remove documents from every store; returns the ids that were indexed."""
-        with self._write_lock:
+        with self.lock:
             gone = self.index.delete(list(doc_ids))
             if gone:
                 self._commit()
@@ -287,7 +291,8 @@ class Pipeline:
     ) -> Query:
         """The question with its filters: given by hand, read from its words, or (for a
         follow-up, `follows` being the earlier question's Query) kept from the earlier words."""
-        docs = self.index.documents.values()
+        with self.lock:
+            docs = list(self.index.documents.values())
         return understand(
             question, filters, {d.source for d in docs}, {d.title for d in docs}, as_of, follows
         )
@@ -295,7 +300,7 @@ class Pipeline:
     def retrieve(
         self, question: str, filters: Filters | dict | None = None, as_of: str | None = None
     ) -> list[Hit]:
-        return self.retriever.retrieve(self.query(question, filters, as_of))
+        return self._snapshot(self.query(question, filters, as_of))[0]
 
     def ask(
         self,
@@ -496,7 +501,7 @@ class Pipeline:
         """Hits, their documents and whether the index is empty, taken under the write lock:
         an upload or delete by another user cannot change what an answer is grounded in
         halfway through."""
-        with self._write_lock:
+        with self.lock:
             hits = self.retriever.retrieve(query)
             docs = {h.chunk.doc_id: self.index.documents[h.chunk.doc_id] for h in hits}
             return hits, docs, not self.index.documents

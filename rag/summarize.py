@@ -82,12 +82,16 @@ def summarize(
     s = pipe.settings
     index = pipe.index
     if doc_ids:
-        missing = [d for d in doc_ids if d not in index.documents]
-        if missing:
-            raise NewsragError(f"not in the index: {', '.join(missing)}")
-        chosen = {d: index.doc_chunks(d) for d in doc_ids}
+        with pipe.lock:
+            missing = [d for d in doc_ids if d not in index.documents]
+            if missing:
+                raise NewsragError(f"not in the index: {', '.join(missing)}")
+            chosen = {d: index.doc_chunks(d) for d in doc_ids}
+            docs = {d: index.documents[d] for d in doc_ids}
     elif query:
-        hits = pipe.retrieve(query, filters)
+        with pipe.lock:
+            hits = pipe.retrieve(query, filters)
+            docs = {h.chunk.doc_id: index.documents[h.chunk.doc_id] for h in hits}
         chosen = {}
         for h in hits:
             chosen.setdefault(h.chunk.doc_id, []).append(h.chunk)
@@ -98,7 +102,6 @@ def summarize(
     if len(chosen) > MAX_DOCS:
         chosen = dict(list(chosen.items())[:MAX_DOCS])
 
-    docs = index.documents
     all_units: list[Unit] = []
     partials: list[str] = []
     n = sentences or s.summary_sentences
@@ -184,12 +187,13 @@ def digest(pipe: Pipeline) -> Summary:
     t0 = time.perf_counter()
     s = pipe.settings
     index = pipe.index
-    docs = newest(index.documents, s.digest_articles)
-    if not docs:
-        raise NewsragError("nothing to summarise: the index holds no articles yet")
-    # each article's opening chunk, embedded as ingest embedded it (the stores keep vectors
-    # for search only, with no read-back, so the few needed are recomputed)
-    openings = [min(index.doc_chunks(d.id), key=lambda c: c.position).text for d in docs]
+    with pipe.lock:
+        docs = newest(index.documents, s.digest_articles)
+        if not docs:
+            raise NewsragError("nothing to summarise: the index holds no articles yet")
+        # each article's opening chunk, embedded as ingest embedded it (the stores keep
+        # vectors for search only, with no read-back, so the few needed are recomputed)
+        openings = [min(index.doc_chunks(d.id), key=lambda c: c.position).text for d in docs]
     vecs = pipe.embedder.embed([pipe.embed_text(d, t) for d, t in zip(docs, openings, strict=True)])
     parts: list[Topic] = []
     for group in topics(vecs, s.digest_topic_min):

@@ -189,8 +189,11 @@ def test_delete_removes_articles_and_says_which(seed_pipe: Pipeline) -> None:
     app = build_app(seed_pipe)
     doc_id = next(iter(seed_pipe.index.documents))
     title = seed_pipe.index.documents[doc_id].title
+    assert [d["id"] for d in _fn(app, "documents")()] == [doc_id]
     assert _fn(app, "delete")([]) == "Pick the articles to delete first."
-    assert title in _fn(app, "delete")([doc_id])
+    said = _fn(app, "delete")([doc_id, "0123abcd"])
+    assert title in said and said.endswith("Not in the library: 0123abcd.")
+    assert _fn(app, "delete")([doc_id]) == "Not in the library: " + doc_id + "."
     assert not seed_pipe.index.documents
     assert "library is empty" in stats_markdown(seed_pipe)
 

@@ -81,11 +81,11 @@ def build_app(pipe: Pipeline) -> gr.Blocks:
 
         def refresh() -> list[Any]:
             """Every view of the library, after a change or when a page opens."""
-            docs = pipe.index.documents.values()
+            metas = pipe.documents()  # read under the pipeline's lock, as rows() etc. are
             choices = picker_choices(pipe)
             return [
                 header_markdown(pipe),
-                gr.update(choices=sorted({d.source for d in docs if d.source})),
+                gr.update(choices=sorted({m["source"] for m in metas if m.get("source")})),
                 rows(pipe) or None,
                 stats_markdown(pipe),
                 *[gr.update(choices=choices, value=[]) for _ in pickers],

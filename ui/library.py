@@ -3,6 +3,12 @@
 Uploads are copied into one folder beside the index under their own names, so a file uploaded
 again with changed content replaces its old version (documents are matched by path), and a
 `<file>.meta.json` uploaded with its file gives it its metadata.
+
+Besides the page's events, two API endpoints serve programs (and `rag.ui.load`): `documents`
+lists what is indexed, and `delete` takes document ids. The page's delete button goes through the
+picker, whose choices Gradio checks against what that page was shown; a client of the API has no
+page, so its ids are checked against the index instead. Every write (upload, either delete) is in
+one queue group of one at a time, so concurrent users' changes are committed one after another.
 """
 
 from __future__ import annotations
@@ -128,7 +134,7 @@ def library_tab(pipe: Pipeline) -> LibraryTab:
             picker = gr.Dropdown(
                 [], multiselect=True, label="Articles to delete", elem_id="delete-pick"
             )
-            delete = gr.Button("Delete selected", variant="stop", elem_id="delete")
+            button = gr.Button("Delete selected", variant="stop", elem_id="delete")
             deleted = gr.Markdown("", elem_id="delete-report")
 
     def index_files(
@@ -156,6 +162,19 @@ def library_tab(pipe: Pipeline) -> LibraryTab:
             else ("Nothing deleted (already gone).")
         )
 
+    def delete(doc_ids: list[str]) -> str:
+        """Delete indexed articles by id; ids not in the library are named and left alone."""
+        unknown = [d for d in doc_ids if d not in pipe.index.documents]
+        known = [d for d in doc_ids if d not in unknown]
+        said = [remove(known)] if known else []
+        if unknown:
+            said.append(f"Not in the library: {', '.join(unknown)}.")
+        return " ".join(said) or remove([])
+
+    def documents() -> list[dict[str, Any]]:
+        """Every indexed article's metadata (id, title, source, dates, chunk count)."""
+        return pipe.documents()
+
     up = files.upload(
         index_files,
         files,
@@ -164,9 +183,11 @@ def library_tab(pipe: Pipeline) -> LibraryTab:
         concurrency_id="write",
         api_name="upload",
     )
-    rm = delete.click(
-        remove, picker, deleted, concurrency_limit=1, concurrency_id="write", api_name="delete"
+    rm = button.click(
+        remove, picker, deleted, concurrency_limit=1, concurrency_id="write", api_name=False
     )
+    gr.api(delete, api_name="delete", concurrency_limit=1, concurrency_id="write")
+    gr.api(documents, api_name="documents", concurrency_limit=None)
     return LibraryTab(table=table, stats=stats, picker=picker, changed=[up, rm])
 
 

@@ -80,6 +80,16 @@ def _crash(args: argparse.Namespace, settings: SettingsFn) -> int:
     return 1 if bad or not record["full_disk"]["index_unchanged"] else 0
 
 
+def _users(args: argparse.Namespace, settings: SettingsFn) -> int:
+    from rag.eval.bench.users import run_users_bench
+
+    record = run_users_bench(
+        settings(args), args.users, args.writers, args.requests, args.timeout, args.corpus
+    )
+    write_record(record, args.json)
+    return 0 if record["ok"] else 1
+
+
 def _checker(args: argparse.Namespace, settings: SettingsFn) -> int:
     from rag.eval.bench.checker import run_checker_bench
 
@@ -202,6 +212,18 @@ def add_bench_command(
     x.add_argument("--json", help="write the JSON record here")
     common(x)
     x.set_defaults(func=lambda a: _crash(a, settings))
+
+    u = benches.add_parser(
+        "users", help="users asking, uploading and deleting on the app at once, over loopback"
+    )
+    u.add_argument("--users", type=int, default=20)
+    u.add_argument("--writers", type=int, default=4, help="of the users, those who upload")
+    u.add_argument("--requests", type=int, default=2, help="questions or uploads per user")
+    u.add_argument("--timeout", type=float, default=900.0, help="seconds per operation")
+    u.add_argument("--corpus", type=Path, help="corpus to index first (default: the bundled one)")
+    u.add_argument("--json", help="write the JSON record here")
+    common(u)
+    u.set_defaults(func=lambda a: _users(a, settings))
 
     k = benches.add_parser(
         "checker", help="the support checker on FaithBench and the factcheck sets"

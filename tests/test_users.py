@@ -1,0 +1,48 @@
+"""Many users at once on the app over loopback: `newsrag bench users` is the 20-user run (real
+LLM); these are small runs with the extractive backend, and two with a planted fault each, so
+the checks are seen to fail when writes are lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rag.errors import LoadError
+from rag.eval.bench.users import run_users_bench
+from rag.pipeline import IngestReport, Pipeline
+from rag.settings import Settings
+from rag.ui import library
+
+SETTINGS = Settings(llm_backend="extractive")
+
+
+def test_askers_uploaders_and_deleters_leave_the_index_they_asked_for() -> None:
+    r = run_users_bench(SETTINGS, users=8, writers=3, requests=2, timeout=120)
+    load = r["load"]
+    assert load["errors"] == 0, load["error_samples"]
+    assert r["ok"] and r["on_disk_as_expected"] and not r["on_disk_problems"]
+    assert len(load["kept"]) == 3 and len(load["deleted"]) == 3 and not load["lost"]
+    kinds = load["by_kind"]
+    assert kinds["upload"]["n"] == 6 and kinds["delete"]["n"] == 3
+    assert kinds["ask"]["n"] == 5 * 2 + 3  # askers' questions, and each writer's own
+    assert 0 < kinds["ask"]["p50_s"] <= kinds["ask"]["p95_s"]
+
+
+def test_a_delete_that_keeps_the_article_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Pipeline, "delete", lambda self, ids: list(ids))  # says done, keeps it
+    r = run_users_bench(SETTINGS, users=3, writers=2, requests=2, timeout=120)
+    assert not r["ok"] and not r["in_memory_as_expected"] and not r["on_disk_as_expected"]
+    assert len(r["load"]["undeleted"]) == 2
+
+
+def test_an_upload_that_is_never_indexed_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    def claims_added(
+        pipe: Pipeline, paths: list[str], progress: object
+    ) -> tuple[IngestReport, list[LoadError]]:
+        return IngestReport(added=[Path(p).name for p in paths], chunks=1), []  # indexes nothing
+
+    monkeypatch.setattr(library, "ingest_uploads", claims_added)
+    r = run_users_bench(SETTINGS, users=3, writers=1, requests=2, timeout=120)
+    assert not r["ok"] and r["load"]["errors"] >= 2
+    assert any("uploaded but not listed" in e for e in r["load"]["error_samples"])
