@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -42,6 +43,7 @@ from rag.refuse import (
 )
 from rag.retrieve import Retriever
 from rag.settings import Settings
+from rag.turns import Turns
 from rag.types import Answer, Document, Filters, Hit, Query, Sentence, Summary, Unit
 
 
@@ -85,6 +87,7 @@ class Pipeline:
         # held by every write, and by reads that walk several index tables (a question's
         # retrieval, a summary's chunks): one user's upload never changes them mid-read
         self.lock = threading.RLock()
+        self._turns = Turns()  # questions' turns on a serial LLM (rag.turns)
         self.status = "cold"  # → "loading" → "ready" (or "failed: why") as `warm` runs
         self._digest: tuple[str, Summary] | None = None  # (corpus hash, digest of it)
         self._digest_lock = threading.Lock()  # written once, by the app's start or a click
@@ -365,34 +368,40 @@ class Pipeline:
                 not_covered=tuple(gaps),
             )
 
-        reason = refuse_before_draft(
-            Retrieved(query, hits, docs, empty, self.settings)
-        ) or self._gate(query, hits, titles, timings)
-        if reason:
-            yield finish([], reason, "")
-            return
+        w0 = time.perf_counter()
+        serial = getattr(self.llm, "serial", False)  # one request at a time: questions queue
+        with self._turns.take() if serial else nullcontext():
+            timings["wait_ms"] = (time.perf_counter() - w0) * 1000
+            reason = refuse_before_draft(
+                Retrieved(query, hits, docs, empty, self.settings)
+            ) or self._gate(query, hits, titles, timings)
+            if reason:
+                yield finish([], reason, "")
+                return
 
-        units, unit_vecs, hint_map, messages = self._evidence(query, hits, docs)
-        timings["prompt_chars"] = float(sum(len(str(m.content)) for m in messages))
-        parts: list[str] = []
-        for delta in self.llm.stream(messages, self.settings.llm_max_tokens):
-            if not parts:
-                timings["first_token_ms"] = (time.perf_counter() - t0) * 1000
-            parts.append(delta)
-            yield delta
-        draft = "".join(parts).strip()
-        timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["retrieve_ms"]
+            units, unit_vecs, hint_map, messages = self._evidence(query, hits, docs)
+            timings["prompt_chars"] = float(sum(len(str(m.content)) for m in messages))
+            parts: list[str] = []
+            for delta in self.llm.stream(messages, self.settings.llm_max_tokens):
+                if not parts:
+                    timings["first_token_ms"] = (time.perf_counter() - t0) * 1000
+                parts.append(delta)
+                yield delta
+            draft = "".join(parts).strip()
+            timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["retrieve_ms"]
 
-        g0 = time.perf_counter()
-        drafted = split_answer(draft, pointers=True)
-        sentences = self._ground(drafted, units, unit_vecs, hits, hint_map, docs, query)
-        timings["ground_ms"] = (time.perf_counter() - g0) * 1000
-        said_not_found = any(says_not_found(x.text) for x in sentences)
-        sentences = [x for x in sentences if not says_not_found(x.text)]
-        reason = refuse_after_draft(
-            Drafted(query, draft, sentences, said_not_found, hits, docs)
-        ) or self._check_answer(query, [x for x in sentences if x.supported], hits, titles, timings)
-        yield finish(sentences, reason, draft)
+            g0 = time.perf_counter()
+            drafted = split_answer(draft, pointers=True)
+            sentences = self._ground(drafted, units, unit_vecs, hits, hint_map, docs, query)
+            timings["ground_ms"] = (time.perf_counter() - g0) * 1000
+            said_not_found = any(says_not_found(x.text) for x in sentences)
+            sentences = [x for x in sentences if not says_not_found(x.text)]
+            reason = refuse_after_draft(
+                Drafted(query, draft, sentences, said_not_found, hits, docs)
+            ) or self._check_answer(
+                query, [x for x in sentences if x.supported], hits, titles, timings
+            )
+            yield finish(sentences, reason, draft)
 
     def _gate(
         self, query: Query, hits: list[Hit], titles: dict[str, str], timings: dict[str, float]

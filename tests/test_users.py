@@ -4,6 +4,8 @@ the checks are seen to fail when writes are lost."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from rag.errors import LoadError
 from rag.eval.bench.users import run_users_bench
 from rag.pipeline import IngestReport, Pipeline
 from rag.settings import Settings
+from rag.turns import Turns
 from rag.ui import library
 
 SETTINGS = Settings(llm_backend="extractive")
@@ -46,3 +49,34 @@ def test_an_upload_that_is_never_indexed_is_caught(monkeypatch: pytest.MonkeyPat
     r = run_users_bench(SETTINGS, users=3, writers=1, requests=2, timeout=120)
     assert not r["ok"] and r["load"]["errors"] >= 2
     assert any("uploaded but not listed" in e for e in r["load"]["error_samples"])
+
+
+def test_questions_take_turns_in_arrival_order() -> None:
+    """Threads arrive one by one while the first holds its turn; they are served in that order
+    (a plain lock wakes its waiters in no promised order)."""
+    turns = Turns()
+    served: list[int] = []
+    first_in = threading.Event()
+    release = threading.Event()
+
+    def question(n: int) -> None:
+        with turns.take():
+            if n == 0:
+                first_in.set()
+                release.wait(10)
+            served.append(n)
+
+    threads = [threading.Thread(target=question, args=(0,))]
+    threads[0].start()
+    assert first_in.wait(10)
+    for n in range(1, 8):
+        t = threading.Thread(target=question, args=(n,))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 5
+        while turns.waiting < n + 1 and time.monotonic() < deadline:  # it holds a ticket now
+            time.sleep(0.001)
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert served == list(range(8)) and turns.waiting == 0

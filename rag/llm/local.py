@@ -21,6 +21,8 @@ STOP = ["<|im_end|>", "<|endoftext|>", "<|im_start|>"]
 
 
 class LocalLLM:
+    serial = True  # one llama.cpp context: the pipeline lets whole questions take turns
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.path = llm_path(settings.llm_model, settings.cache_dir)
