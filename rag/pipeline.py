@@ -285,6 +285,11 @@ class Pipeline:
             ) from e
 
     # ---- asking --------------------------------------------------------------------------
+    def questions_ahead(self) -> int:
+        """Questions holding or waiting for a turn on a one-at-a-time model (rag.turns): what
+        a question asked now waits behind."""
+        return self._turns.waiting if getattr(self._llm, "serial", False) else 0
+
     def query(
         self,
         question: str,

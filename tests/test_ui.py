@@ -93,6 +93,30 @@ def test_follow_up_keeps_the_filters_the_earlier_words_set(seed_pipe: Pipeline) 
     assert "earlier question" not in fresh[-1][3]
 
 
+def test_a_question_waiting_for_the_model_says_how_many_are_ahead(seed_pipe: Pipeline) -> None:
+    import threading
+
+    seed_pipe.llm.serial = True  # type: ignore[attr-defined]  # as the local model is
+    respond = _fn(build_app(seed_pipe), "chat")
+    holding, done = threading.Event(), threading.Event()
+
+    def other_user() -> None:
+        with seed_pipe._turns.take():
+            holding.set()
+            done.wait(30)
+
+    t = threading.Thread(target=other_user)
+    t.start()
+    assert holding.wait(10)
+    steps = respond(QUESTION, [], [], [], [], "", "", [])
+    first = copy.deepcopy(next(steps))
+    assert "1 question(s) from other users are ahead of yours" in first[0][-1]["content"]
+    done.set()
+    t.join(10)
+    final = list(steps)[-1]
+    assert "#cite:chat:" in final[0][-1]["content"] and seed_pipe.questions_ahead() == 0
+
+
 def test_chat_filters_are_applied_and_shown(seed_pipe: Pipeline) -> None:
     respond = _fn(build_app(seed_pipe), "chat")
     steps = list(respond(QUESTION, [], [], [], [], "2020-01-01", "2020-12-31", []))

@@ -133,7 +133,13 @@ def chat_tab(pipe: Pipeline) -> ChatTab:
         # a follow-up keeps the filters the earlier question's words set, unless it sets its own
         follows = last[-1] if rewrite.follow_up and last else None
         history.append({"role": "user", "content": plain(q)})
-        history.append({"role": "assistant", "content": "_Searching the articles…_"})
+        ahead = pipe.questions_ahead()
+        queued = (
+            f" {ahead} question(s) from other users are ahead of yours on the model."
+            if ahead
+            else ""
+        )
+        history.append({"role": "assistant", "content": f"_Searching the articles…{queued}_"})
         searched = filters_note(None, rewrite.text, rewrite.carried)
         waiting = '<p class="muted">Searching, then checking every sentence…</p>'
         yield history, "", waiting, searched, asked, last
