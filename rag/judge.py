@@ -33,8 +33,10 @@ def yes_no_many(llm: Any, prefix: str, suffixes: list[str]) -> list[float]:
 
     Why: judging several claims against one source costs one pass over the source and a few
     dozen tokens per claim, instead of the whole prompt per claim (the KV cache is cut back to
-    the prefix before each suffix). The tokens are those of the whole prompt; the scores differ
-    from one-batch evaluation by ~0.1 (llama.cpp's arithmetic depends on the batch split)."""
+    the prefix before each suffix). A prefix read before (the gate's passage, read again by the
+    answer check) is restored from its saved state (rag.llm.states) instead of read again. The
+    tokens are those of the whole prompt; the scores differ from one-batch evaluation by ~0.1
+    (llama.cpp's arithmetic depends on the batch split)."""
     replay = getattr(llm, "replay", None)  # rag.llm.replay, opt-in for benchmarks
     keys: list[str] = []
     if replay is not None:
@@ -46,17 +48,29 @@ def yes_no_many(llm: Any, prefix: str, suffixes: list[str]) -> list[float]:
     yes, no = _answer_tokens(model)
     head = model.tokenize(prefix.encode(), add_bos=False, special=True)
     out = []
+    states = getattr(llm, "states", None)  # rag.llm.states: prefixes already read
     with llm._lock:  # one llama.cpp context serves one request at a time
-        model.reset()
-        model.eval(head)
+        done = states.reuse(model, head) if states is not None else 0
+        if done == len(head) and "" in suffixes:
+            done -= 1  # the logits after the head are read: evaluate its last token again
+        model.n_tokens = done  # eval() drops the cache past n_tokens
+        if done < len(head):
+            model.eval(head[done:])
+            if states is not None:
+                states.save(model)
+        read = len(head) - done
         for suffix in suffixes:
             if suffix:
-                model.n_tokens = len(head)  # eval() drops the cache past n_tokens
-                model.eval(model.tokenize(suffix.encode(), add_bos=False, special=True))
+                model.n_tokens = len(head)
+                tail = model.tokenize(suffix.encode(), add_bos=False, special=True)
+                model.eval(tail)
+                read += len(tail)
             logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(model.n_vocab(),))
             logits = logits.astype(np.float64)
             logp = logits - np.logaddexp.reduce(logits)
             out.append(float(np.logaddexp.reduce(logp[yes]) - np.logaddexp.reduce(logp[no])))
+        if states is not None:
+            states.count(read, done)
     if replay is not None:
         for k, v in zip(keys, out, strict=True):
             replay.put(k, v)

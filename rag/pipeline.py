@@ -387,12 +387,14 @@ class Pipeline:
             units, unit_vecs, hint_map, messages = self._evidence(query, hits, docs)
             timings["prompt_chars"] = float(sum(len(str(m.content)) for m in messages))
             parts: list[str] = []
+            read = self._tokens_read()
             for delta in self.llm.stream(messages, self.settings.llm_max_tokens):
                 if not parts:
                     timings["first_token_ms"] = (time.perf_counter() - t0) * 1000
                 parts.append(delta)
                 yield delta
             draft = "".join(parts).strip()
+            self._count_tokens("draft", read, timings)
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000 - timings["retrieve_ms"]
 
             g0 = time.perf_counter()
@@ -408,6 +410,17 @@ class Pipeline:
             )
             yield finish(sentences, reason, draft)
 
+    def _tokens_read(self) -> tuple[int, int]:
+        """Prompt tokens the local model has evaluated and found already evaluated (its
+        rag.llm.states): a stage's difference is what it read and what it reused."""
+        states = getattr(self._llm, "states", None)
+        return (states.prefilled, states.reused) if states is not None else (0, 0)
+
+    def _count_tokens(self, stage: str, before: tuple[int, int], timings: dict[str, float]) -> None:
+        now = self._tokens_read()
+        timings[f"{stage}_prefill_tokens"] = float(now[0] - before[0])
+        timings[f"{stage}_reused_tokens"] = float(now[1] - before[1])
+
     def _gate(
         self, query: Query, hits: list[Hit], titles: dict[str, str], timings: dict[str, float]
     ) -> str:
@@ -417,6 +430,7 @@ class Pipeline:
         if not s.answerable_gate:
             return ""
         g0 = time.perf_counter()
+        read = self._tokens_read()
         reason = ""
         if s.answerable_judge in ("model", "both"):
             p = passage_holds_answer(
@@ -443,6 +457,7 @@ class Pipeline:
                         f"them (yes/no log-odds {odds:.1f}, below {s.answerable_min})."
                     )
         timings["gate_ms"] = (time.perf_counter() - g0) * 1000
+        self._count_tokens("gate", read, timings)
         return reason
 
     def _check_answer(
@@ -458,9 +473,11 @@ class Pipeline:
         if not s.answer_check:
             return ""
         t0 = time.perf_counter()
+        read = self._tokens_read()
         answer = " ".join(x.text for x in supported)
         parts = checked_logodds(self.llm, query.text, answer, hits, titles, s.answerable_chunks)
         timings["check_ms"] = (time.perf_counter() - t0) * 1000
+        self._count_tokens("check", read, timings)
         if parts is None:
             return ""
         odds = sum(parts)

@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     llm_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
     llm_max_tokens: int = 160
     llm_temperature: float = 0.0
+    # evaluated prompt prefixes kept as context states (rag/llm/states.py); 0 turns it off
+    llm_prompt_cache_mb: int = 512
     # a file recording the local model's replies and yes/no scores by exact prompt, replayed on
     # reruns (benchmarks of the checker and refusal rules; rag/llm/replay.py). None = off.
     llm_replay: Path | None = None

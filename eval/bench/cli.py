@@ -80,6 +80,16 @@ def _crash(args: argparse.Namespace, settings: SettingsFn) -> int:
     return 1 if bad or not record["full_disk"]["index_unchanged"] else 0
 
 
+def _latency(args: argparse.Namespace, settings: SettingsFn) -> int:
+    from rag.eval.bench.latency import run_latency_bench
+
+    qs = json.loads(args.questions.read_text()) if args.questions else None
+    systems = tuple(args.system or ("ours", "prompt_only", "llamaindex_citation"))
+    record = run_latency_bench(settings(args), args.corpus, qs, args.users, systems)
+    write_record(record, args.json)
+    return 0
+
+
 def _users(args: argparse.Namespace, settings: SettingsFn) -> int:
     from rag.eval.bench.users import run_users_bench
 
@@ -212,6 +222,20 @@ def add_bench_command(
     x.add_argument("--json", help="write the JSON record here")
     common(x)
     x.set_defaults(func=lambda a: _crash(a, settings))
+
+    t = benches.add_parser(
+        "latency", help="per-stage ms and tokens read, ours beside prompt-only and llama-index"
+    )
+    _core_flags(t)
+    t.add_argument("--users", type=int, default=0, help="also N users at once on the app")
+    t.add_argument(
+        "--system",
+        action="append",
+        choices=["ours", "prompt_only", "llamaindex_citation"],
+        help="repeatable (default: all three)",
+    )
+    common(t)
+    t.set_defaults(func=lambda a: _latency(a, settings))
 
     u = benches.add_parser(
         "users", help="users asking, uploading and deleting on the app at once, over loopback"

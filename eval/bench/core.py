@@ -151,6 +151,14 @@ def run_core_bench(
             "answers": answers,
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
+        states = getattr(pipe.llm, "states", None)  # rag.llm.states
+        if states is not None:
+            record["prompt_states"] = {
+                "kept": len(states),
+                "mb": round(states.bytes / 2**20, 1),
+                "prefilled_tokens": states.prefilled,
+                "reused_tokens": states.reused,
+            }
         print(
             f"retrieval p50 {record['retrieve_ms']['p50']} ms | first token p50 "
             f"{record['first_token_ms']['p50']} ms | answer p50 {record['answer_ms']['p50']} ms "

@@ -151,13 +151,12 @@ def _judge(answer: str, refused: bool, golds: list[str]) -> tuple[bool, float]:
     return correct, max(token_f1(answer, g) for g in golds)
 
 
-def _peer(pipe: Pipeline) -> Any:
-    """llama-index CitationQueryEngine over our retriever and our local LLM."""
-    from llama_index.core.query_engine import CitationQueryEngine
+def same_retriever(pipe: Pipeline) -> Any:
+    """A llama-index retriever that returns our retriever's hits: peers read what we read."""
     from llama_index.core.retrievers import BaseRetriever
     from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
-    class SameRetriever(BaseRetriever):
+    class _Same(BaseRetriever):
         def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
             hits = pipe.retrieve(query_bundle.query_str)
             return [
@@ -170,9 +169,16 @@ def _peer(pipe: Pipeline) -> Any:
                 for h in hits
             ]
 
+    return _Same()
+
+
+def _peer(pipe: Pipeline) -> Any:
+    """llama-index CitationQueryEngine over our retriever and our local LLM."""
+    from llama_index.core.query_engine import CitationQueryEngine
+
     llm = pipe.llm.llama_index_llm  # type: ignore[attr-defined]
     llm.generate_kwargs["max_tokens"] = pipe.settings.llm_max_tokens
-    return CitationQueryEngine(retriever=SameRetriever(), llm=llm, citation_chunk_size=1024)
+    return CitationQueryEngine(retriever=same_retriever(pipe), llm=llm, citation_chunk_size=1024)
 
 
 def news_answers(

@@ -2,7 +2,8 @@
 
 `model_path` is always passed (LlamaCPP otherwise downloads a default model) and prompts are
 ChatML. Calls are serialised with a lock: one llama.cpp context serves one request at a time.
-The fixed system prompt comes first so llama.cpp reuses its evaluated prefix between questions.
+Every prompt starts from the saved context state that shares its longest prefix
+(rag.llm.states): the system text, or passages the gate has read, are not read again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from rag.llm import ChatMessage, chatml, register
 from rag.llm.replay import Replay
+from rag.llm.states import PromptStates
 from rag.models import llm_path
 from rag.settings import Settings
 
@@ -29,6 +31,7 @@ class LocalLLM:
         self.name = f"local:{self.path.name}"
         self._lock = threading.Lock()
         self.replay = Replay(settings.llm_replay) if settings.llm_replay else None
+        self.states = PromptStates(settings.llm_prompt_cache_mb * 2**20)
 
     @cached_property
     def llama_index_llm(self) -> Any:
@@ -65,11 +68,17 @@ class LocalLLM:
         llm = self.llama_index_llm
         parts = []
         with self._lock:
+            raw = self.raw
+            tokens = raw.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+            # generate() reuses the prefix the context holds (and reads >= 1 token)
+            reused = min(self.states.reuse(raw, tokens), len(tokens) - 1)
+            self.states.count(len(tokens) - reused, reused)
             llm.generate_kwargs["max_tokens"] = max_tokens
             for r in llm.stream_complete(prompt, formatted=True):
                 if r.delta:
                     parts.append(r.delta)
                     yield r.delta
+            self.states.save(raw)
         if self.replay is not None and key is not None:
             self.replay.put(key, "".join(parts))
 
