@@ -258,3 +258,23 @@ def test_tune_and_validate_weeks_search_one_corpus(tmp_path: Path) -> None:
     assert [r["n_questions"] for r in runs] == [11, 2]
     assert runs[0]["corpus"] == runs[1]["corpus"]  # the same documents, the same index
     assert runs[0]["corpus"]["documents"] == 6  # every question's gold (all 6 here)
+
+
+def test_latency_bench_record_holds_the_compared_figures() -> None:
+    """The record's shape is what later runs are compared by (the extractive backend here: the
+    CitationQueryEngine peer needs the local model, the slow runs measure it)."""
+    from rag.eval.bench.latency import run_latency_bench
+
+    qs = ["Who manufactures the Patriot missiles in Japan?", "Who is the prime minister of Japan?"]
+    r = run_latency_bench(
+        Settings(llm_backend="extractive"), questions=qs, systems=("ours", "prompt_only")
+    )
+    for name in ("ours", "prompt_only"):
+        s = r["systems"][name]
+        assert s["n"] == 2 and s["answer_ms"]["p50"] > 0
+        assert s["answer_ms"]["p50"] <= s["answer_ms"]["p95"]
+        assert s["first_token_ms"]["p50"] is not None
+    stages = r["systems"]["ours"]["stages"]
+    assert {"retrieve_ms", "gate_ms", "ground_ms"} <= set(stages)
+    [refused] = [q for q in r["questions"]["ours"] if q["question"] == qs[1]]
+    assert refused["refused"]

@@ -19,6 +19,7 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,21 @@ def _ours(pipe: Pipeline, question: str) -> dict[str, Any]:
     }
 
 
+def _timed(t0: float, deltas: Iterable[str], stages: dict[str, float]) -> dict[str, Any]:
+    """A streamed reply's first-token and whole-answer ms, counted from `t0`."""
+    first, parts = None, []
+    for delta in deltas:
+        if first is None:
+            first = (time.perf_counter() - t0) * 1000
+        parts.append(delta)
+    return {
+        "answer_ms": (time.perf_counter() - t0) * 1000,
+        "first_token_ms": first,
+        "stages": stages,
+        "answer": "".join(parts).strip(),
+    }
+
+
 def _prompt_only(pipe: Pipeline, question: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     hits = pipe.retrieve(question)[:PROMPT_ONLY_PASSAGES]
@@ -70,17 +86,8 @@ def _prompt_only(pipe: Pipeline, question: str) -> dict[str, Any]:
         ChatMessage(role="system", content="Answer the question from the passages, citing [n]."),
         ChatMessage(role="user", content=f"{passages}\n\nQuestion: {question}"),
     ]
-    first, parts = None, []
-    for delta in pipe.llm.stream(messages, pipe.settings.llm_max_tokens):
-        if first is None:
-            first = (time.perf_counter() - t0) * 1000
-        parts.append(delta)
-    return {
-        "answer_ms": (time.perf_counter() - t0) * 1000,
-        "first_token_ms": first,
-        "stages": {"retrieve_ms": round(retrieve_ms, 1)},
-        "answer": "".join(parts).strip(),
-    }
+    stream = pipe.llm.stream(messages, pipe.settings.llm_max_tokens)
+    return _timed(t0, stream, {"retrieve_ms": round(retrieve_ms, 1)})
 
 
 def _citation_engine(pipe: Pipeline) -> Any:
@@ -113,17 +120,7 @@ def _citation_engine(pipe: Pipeline) -> Any:
 def _citation(engine: Any, question: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     response = engine.query(question)
-    first, parts = None, []
-    for delta in response.response_gen:
-        if first is None:
-            first = (time.perf_counter() - t0) * 1000
-        parts.append(delta)
-    return {
-        "answer_ms": (time.perf_counter() - t0) * 1000,
-        "first_token_ms": first,
-        "stages": {},
-        "answer": "".join(parts).strip(),
-    }
+    return _timed(t0, response.response_gen, {})
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
