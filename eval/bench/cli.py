@@ -85,7 +85,12 @@ def _latency(args: argparse.Namespace, settings: SettingsFn) -> int:
 
     qs = json.loads(args.questions.read_text()) if args.questions else None
     systems = tuple(args.system or ("ours", "prompt_only", "llamaindex_citation"))
-    record = run_latency_bench(settings(args), args.corpus, qs, args.users, systems)
+    s = settings(args)
+    if args.data:
+        s = s.with_overrides(data=args.data)
+    record = run_latency_bench(
+        s, args.corpus, qs, args.users, systems, args.news, args.news_corpus, args.seed
+    )
     write_record(record, args.json)
     return 0
 
@@ -228,6 +233,10 @@ def add_bench_command(
     )
     _core_flags(t)
     t.add_argument("--users", type=int, default=0, help="also N users at once on the app")
+    t.add_argument("--news", type=int, default=0, help="also N RealTimeQA questions")
+    t.add_argument("--news-corpus", type=int, default=190, help="pool articles beside the gold")
+    t.add_argument("--seed", type=int, default=5)
+    t.add_argument("--data", type=Path, help="data folder (default: NEWSRAG_DATA)")
     t.add_argument(
         "--system",
         action="append",

@@ -10,7 +10,10 @@ retriever:
   no check; what the work on trust costs is the difference;
 - llamaindex_citation: llama-index's CitationQueryEngine (streaming) over our retriever.
 First token = first streamed text; answer = the whole reply (ours: the grounded answer).
-With `--users N` the app is served on loopback and N users ask at once (rag.ui.load).
+With `--news N`, N fixed-seed RealTimeQA questions (with their as-of days) the same way over
+their gold articles and `--news-corpus` (190) other pool articles: about 200 articles whose
+passages questions rarely share, unlike the one-article seed corpus. With `--users N` the app
+is served on loopback and N users ask at once (rag.ui.load).
 """
 
 from __future__ import annotations
@@ -41,11 +44,11 @@ def _spread(values: list[float]) -> dict[str, float | None]:
     return {"p50": round(statistics.median(values), 1), "p95": round(percentile(values, 95), 1)}
 
 
-def _ours(pipe: Pipeline, question: str) -> dict[str, Any]:
+def _ours(pipe: Pipeline, question: str, as_of: str | None) -> dict[str, Any]:
     t0 = time.perf_counter()
     first = None
     answer: Answer | None = None
-    for event in pipe.stream(question):
+    for event in pipe.stream(question, as_of=as_of):
         if isinstance(event, Answer):
             answer = event
         elif first is None:
@@ -77,9 +80,9 @@ def _timed(t0: float, deltas: Iterable[str], stages: dict[str, float]) -> dict[s
     }
 
 
-def _prompt_only(pipe: Pipeline, question: str) -> dict[str, Any]:
+def _prompt_only(pipe: Pipeline, question: str, as_of: str | None) -> dict[str, Any]:
     t0 = time.perf_counter()
-    hits = pipe.retrieve(question)[:PROMPT_ONLY_PASSAGES]
+    hits = pipe.retrieve(question, as_of=as_of)[:PROMPT_ONLY_PASSAGES]
     retrieve_ms = (time.perf_counter() - t0) * 1000
     passages = "\n\n".join(f"[{i}] {h.chunk.text}" for i, h in enumerate(hits, 1))
     messages = [
@@ -138,39 +141,86 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def compare(
+    pipe: Pipeline, questions: list[tuple[str, str | None]], systems: tuple[str, ...]
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """Each (question, as-of day) through each system, in turns: any warm-up effect falls on
+    all of them. Returns per-system figures and the rows behind them."""
+    engine = _citation_engine(pipe) if "llamaindex_citation" in systems else None
+    runs = {
+        "ours": lambda q, day: _ours(pipe, q, day),
+        "prompt_only": lambda q, day: _prompt_only(pipe, q, day),
+        "llamaindex_citation": lambda q, day: _citation(engine, q),  # it has no as-of day
+    }
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in systems}
+    for q, day in questions:
+        for name in systems:
+            rows[name].append({"question": q, **runs[name](q, day)})
+    return {name: _summary(r) for name, r in rows.items()}, rows
+
+
+def _news(
+    settings: Settings, data: Path, n: int, others: int, seed: int
+) -> tuple[Pipeline, list[tuple[str, str | None]]]:
+    """RealTimeQA: n fixed-seed questions over their gold articles and `others` pool articles."""
+    from rag.eval.bench.retrieval import cached_pipeline, load_dataset, sample, sample_corpus
+
+    docs, qs, fingerprint = load_dataset("realtimeqa", data, None)
+    qs = sample(qs, n, seed)
+    docs = sample_corpus(docs, qs, others, seed)
+    name = f"realtimeqa-sample{others}"
+    pipe = cached_pipeline(name, docs, f"{fingerprint}-sample{others}-{seed}", settings)
+    return pipe, [(q.text, q.as_of) for q in qs]
+
+
+def _print(systems: dict[str, Any]) -> None:
+    for name, s in systems.items():
+        print(
+            f"{name:<20} answer p50 {s['answer_ms']['p50']} ms, p95 {s['answer_ms']['p95']} ms; "
+            f"first token p50 {s['first_token_ms']['p50']} ms, p95 {s['first_token_ms']['p95']} ms"
+        )
+        for key, v in s["stages"].items():
+            print(f"    {key:<24} p50 {v['p50']}, p95 {v['p95']}")
+
+
 def run_latency_bench(
     settings: Settings,
     corpus: Path | None = None,
     questions: list[str] | None = None,
     users: int = 0,
     systems: tuple[str, ...] = ("ours", "prompt_only", "llamaindex_citation"),
+    news: int = 0,
+    news_corpus: int = 190,
+    seed: int = 5,
 ) -> dict[str, Any]:
-    qs = questions or DEFAULT_QUESTIONS
+    qs = [(q, None) for q in questions or DEFAULT_QUESTIONS]
     tmp = Path(tempfile.mkdtemp(prefix="newsrag-latency-"))
     try:
         pipe = Pipeline(settings.with_overrides(index_dir=tmp / "index"))
         pipe.ingest([corpus or PROJECT_ROOT / "corpus"])
         pipe.warm()
-        engine = _citation_engine(pipe) if "llamaindex_citation" in systems else None
-        runs = {
-            "ours": lambda q: _ours(pipe, q),
-            "prompt_only": lambda q: _prompt_only(pipe, q),
-            "llamaindex_citation": lambda q: _citation(engine, q),
-        }
-        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in systems}
-        for q in qs:  # systems take turns per question: any warm-up effect falls on all three
-            for name in systems:
-                rows[name].append({"question": q, **runs[name](q)})
+        figures, rows = compare(pipe, qs, systems)
         record: dict[str, Any] = {
             "bench": "latency",
             "corpus": str(corpus or "bundled"),
             "llm": pipe.llm.name,
             "prompt_cache_mb": settings.llm_prompt_cache_mb,
-            "systems": {name: _summary(r) for name, r in rows.items()},
+            "systems": figures,
             "questions": rows,
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    if news:
+        del pipe  # one local model in memory at a time
+        news_pipe, news_qs = _news(settings, settings.data, news, news_corpus, seed)
+        news_pipe.warm()
+        figures, rows = compare(news_pipe, news_qs, systems)
+        record["news"] = {
+            "corpus": len(news_pipe.index.documents),
+            "seed": seed,
+            "systems": figures,
+            "questions": rows,
+        }
     if users:
         from rag.eval.bench.users import run_users_bench
 
@@ -182,13 +232,11 @@ def run_latency_bench(
             "p95_ms": round(ask.get("p95_s", 0) * 1000, 1),
             "errors": load["errors"],
         }
-    for name, s in record["systems"].items():
-        print(
-            f"{name:<20} answer p50 {s['answer_ms']['p50']} ms, p95 {s['answer_ms']['p95']} ms; "
-            f"first token p50 {s['first_token_ms']['p50']} ms, p95 {s['first_token_ms']['p95']} ms"
-        )
-        for key, v in s["stages"].items():
-            print(f"    {key:<24} p50 {v['p50']}, p95 {v['p95']}")
+    for part in (record, record.get("news")):
+        if part:
+            where = f"{part['corpus']} articles" if part is record.get("news") else "bundled"
+            print(f"-- {where}")
+            _print(part["systems"])
     if "users" in record:
         u = record["users"]
         print(
