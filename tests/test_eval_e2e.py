@@ -14,7 +14,7 @@ import pytest
 from rag.cli import main
 from rag.eval.generate import generate_suite
 from rag.eval.run import gate, run_suite
-from rag.eval.suite import save_suite
+from rag.eval.suite import Case, Evidence, save_suite
 from rag.load import load_file
 from rag.pipeline import Pipeline
 from tests.conftest import SEED
@@ -24,12 +24,24 @@ pytestmark = pytest.mark.slow
 
 def test_generated_suite_runs_end_to_end(real: Pipeline, tmp_path: Path) -> None:
     docs = load_file(SEED)
-    cases = generate_suite(real, docs, 4, seed=0)
-    answerable = [c for c in cases if c.answerable]
+    generated = generate_suite(real, docs, 4, seed=0)
+    answerable = [c for c in generated if c.answerable]
     assert answerable, "the model produced no verifiable question"
     for c in answerable:
         (ev,) = c.evidence
         assert docs[0].text[ev.start : ev.end] == ev.quote
+    # one case written by hand, so the run always has an answered question to measure: which
+    # generated questions the refusal rules let through changes with the model's decoding
+    text = docs[0].text
+    quote = "Mitsubishi Heavy Industries"
+    start = text.index(quote)
+    by_hand = Case(
+        id="by-hand-maker",
+        question="Who manufactures the Patriot missiles in Japan?",
+        reference_answer=quote,
+        evidence=(Evidence(quote=quote, doc_id=docs[0].id, start=start, end=start + len(quote)),),
+    )
+    cases = [by_hand, *generated]
     suite = save_suite(cases, tmp_path / "suite.jsonl")
 
     summary = run_suite(real, cases, tmp_path / "run")
