@@ -9,19 +9,33 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rag.errors import NewsragError
+from rag.errors import ConfigError, NewsragError
 from rag.settings import Settings
 
 EXIT_ERROR = 2
 
 
+def store_overrides(uri: str | None) -> dict[str, Any]:
+    """Settings for a `--store` URI: `faiss:DIR` (a local index directory), `faiss` or
+    `faiss:hnsw` (the local index's kind), `milvus:FILE.db` or `milvus://host:port`."""
+    if not uri:
+        return {}
+    if uri.startswith("faiss:") and uri not in ("faiss:flat", "faiss:hnsw"):
+        return {"vector_store": "faiss", "index_dir": Path(uri.removeprefix("faiss:"))}
+    return {"vector_store": uri}
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {}
-    for name in ("index_dir", "llm_backend", "llm_model", "top_k", "port", "host"):
+    for name in ("index_dir", "llm_backend", "llm_model", "top_k", "port", "host", "collection"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
-    return Settings(**overrides)
+    overrides.update(store_overrides(getattr(args, "store", None)))
+    try:
+        return Settings(**overrides)
+    except ValueError as e:  # pydantic's validation error names the field and the problem
+        raise ConfigError(str(e)) from e
 
 
 def _pipeline(args: argparse.Namespace) -> Any:
@@ -98,7 +112,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(
             f"added {len(report.added)}, replaced {len(report.replaced)}, "
             f"unchanged {len(report.unchanged)} documents ({report.chunks} chunks, "
-            f"{report.seconds:.1f}s) into {pipe.settings.index_dir}"
+            f"{report.seconds:.1f}s) into {pipe.settings.store_name}"
         )
     for e in report.errors:
         print(f"error: {e.path}: {e.problem}", file=sys.stderr)
@@ -221,8 +235,24 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 0 if all(f.ok for f in findings) else EXIT_ERROR
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from rag.migrate import migrate
+
+    target = Settings(**store_overrides(args.to), collection=args.collection or "newsrag")
+    report = migrate(Path(args.source), target, sample=args.sample)
+    print(json.dumps(report, indent=2) if args.json else report["summary"])
+    return 0 if report["ok"] else EXIT_ERROR
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--index", dest="index_dir", type=Path, help="index directory")
+    p.add_argument(
+        "--store",
+        metavar="URI",
+        help="where the index lives: faiss:DIR (default .newsrag/index), milvus:FILE.db "
+        "(Milvus Lite) or milvus://host:port (a Milvus server); NEWSRAG_VECTOR_STORE sets it too",
+    )
+    p.add_argument("--collection", help="Milvus collection name (default newsrag)")
     p.add_argument("--llm-backend", choices=["local", "openai", "extractive"], default=None)
     p.add_argument("--llm-model", default=None, help="packaged model name or GGUF path")
 
@@ -299,6 +329,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="full sha256 check")
     _common(p)
     p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser(
+        "migrate", help="copy a local FAISS index into Milvus without embedding again"
+    )
+    p.add_argument("--from", dest="source", required=True, help="local index directory")
+    p.add_argument("--to", required=True, help="milvus:FILE.db or milvus://host:port")
+    p.add_argument("--collection", help="Milvus collection name (default newsrag)")
+    p.add_argument("--sample", type=int, default=20, help="questions whose answers are compared")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("doctor", help="check the models, the index and the settings")
     _common(p)

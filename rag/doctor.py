@@ -68,6 +68,8 @@ def _index(s: Settings) -> Finding:
     from rag.embed import Embedder
     from rag.index import Index
 
+    if s.shared_store:
+        return _shared_index(s)
     directory = Path(s.index_dir)
     if not (directory / "CURRENT").exists():
         return Finding("index", True, f"{directory}: no index yet (ingest creates it)")
@@ -98,6 +100,29 @@ def _index(s: Settings) -> Finding:
         True,
         f"{gen}: {len(index.documents)} documents, {len(index.chunks)} chunks, vectors and BM25 "
         f"agree; built by {adopted.embedder}",
+    )
+
+
+def _shared_index(s: Settings) -> Finding:
+    from rag.pipeline import Pipeline
+
+    pipe = Pipeline(s)
+    index = pipe.index
+    problems = index.problems()
+    where = s.store_name
+    if problems:
+        return Finding(
+            "index",
+            False,
+            f"{where}: " + "; ".join(problems),
+            "ingest the same files again (hidden rows are overwritten), or delete and re-ingest "
+            "the documents named",
+        )
+    return Finding(
+        "index",
+        True,
+        f"{where}: {len(index.documents)} documents, {len(index.chunks)} chunks, every chunk "
+        f"searchable and listed; built by {pipe.settings.embedder}",
     )
 
 

@@ -23,35 +23,139 @@ from pathlib import Path
 import numpy as np
 
 from rag.errors import IndexStoreError
+from rag.fuse import rrf
 from rag.lexical import LexicalIndex
 from rag.store import VectorStore, open_store
-from rag.types import Chunk, Document, Filters
+from rag.types import Chunk, Document, Filters, Hit
 
 FORMAT_VERSION = 1
 
 
-class Index:
-    """Documents and chunks in memory, with the dense and lexical stores over chunk rows."""
+class Catalog:
+    """Documents and chunks in memory with the lookups every index answers from them: a
+    document's chunks, titles that passages link by, the newest date, the corpus hash. The local
+    index holds them as the source of truth; the Milvus index as a mirror of its collections."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, Document] = {}
+        self.chunks: dict[str, Chunk] = {}
+        self.generation = 0
+        self._hash: str | None = None  # corpus_hash, until the next change
+        self._titles: dict[str, list[str]] | None = None
+        self._first_chunk: dict[str, Chunk] = {}
+        self._by_doc: dict[str, list[Chunk]] | None = None
+
+    def changed(self) -> None:
+        """Forget every table derived from documents and chunks (after an add or delete)."""
+        self._hash = None
+        self._titles = None
+        self._by_doc = None
+
+    def refresh(self) -> None:
+        """Catch up with writes by other processes (a shared store); the local index is its
+        own source of truth and has nothing to catch up with."""
+
+    def doc_chunks(self, doc_id: str) -> list[Chunk]:
+        if self._by_doc is None:
+            table: dict[str, list[Chunk]] = {}
+            for c in self.chunks.values():
+                table.setdefault(c.doc_id, []).append(c)
+            for chunks in table.values():
+                chunks.sort(key=lambda c: c.position)
+            self._by_doc = table
+        return list(self._by_doc.get(doc_id, ()))
+
+    def titled(self) -> dict[str, list[str]]:
+        """Normalised title (see `title_key`) -> ids of the documents with that title; rebuilt
+        after changes. Titles longer than TITLE_WORDS words are left out: no passage names them;
+        so are guessed titles (the opening words of a text, not a name anything links by)."""
+        if self._titles is None:
+            table: dict[str, list[str]] = {}
+            for d in self.documents.values():
+                key = title_key(d.stated_title)
+                if key and len(key.split()) <= TITLE_WORDS:
+                    table.setdefault(key, []).append(d.id)
+            linked = {d for ids in table.values() for d in ids}
+            first: dict[str, Chunk] = {}
+            for c in self.chunks.values():
+                if c.doc_id in linked and (
+                    c.doc_id not in first or c.position < first[c.doc_id].position
+                ):
+                    first[c.doc_id] = c
+            self._titles, self._first_chunk = table, first
+        return self._titles
+
+    def first_chunk(self, doc_id: str) -> Chunk | None:
+        """The opening chunk of a titled document (see `titled`)."""
+        self.titled()
+        return self._first_chunk.get(doc_id)
+
+    def newest_date(self) -> str | None:
+        return max(
+            (d.published_at for d in self.documents.values() if d.published_at), default=None
+        )
+
+    def doc_by_path(self) -> dict[str, str]:
+        return {d.path: d.id for d in self.documents.values() if d.path}
+
+    def corpus_hash(self) -> str:
+        """A hash of the indexed document ids, kept until the next add or delete (the app's
+        start-up poll asks for it every second)."""
+        if self._hash is None:
+            h = hashlib.sha256()
+            for doc_id in sorted(self.documents):
+                h.update(doc_id.encode())
+            self._hash = h.hexdigest()[:16]
+        return self._hash
+
+    def problems(self) -> list[str]:
+        """What disagrees between the documents and their chunks (empty when consistent)."""
+        out: list[str] = []
+        orphans = {c.doc_id for c in self.chunks.values()} - set(self.documents)
+        if orphans:
+            out.append(f"{len(orphans)} chunked document ids are not among the documents")
+        bare = set(self.documents) - {c.doc_id for c in self.chunks.values()}
+        if bare:
+            out.append(f"{len(bare)} documents have no chunks")
+        bad = [
+            c.id
+            for c in self.chunks.values()
+            if c.doc_id in self.documents
+            and self.documents[c.doc_id].text[c.start : c.end] != c.text
+        ]
+        if bad:
+            out.append(f"{len(bad)} chunks' text differs from their document at their span")
+        return out
+
+    def chunk_counts(self) -> dict[str, int]:
+        """Chunks per document id."""
+        self.doc_chunks("")
+        assert self._by_doc is not None
+        return {d: len(c) for d, c in self._by_doc.items()}
+
+
+class Index(Catalog):
+    """The local index: documents and chunks in memory, FAISS and BM25 over chunk rows, saved
+    as atomic generations in a directory."""
 
     def __init__(self, directory: Path, dim: int, vector_store: str = "faiss") -> None:
+        super().__init__()
         self.directory = Path(directory)
         self.dim = dim
         self.vector_store_uri = vector_store
-        self.documents: dict[str, Document] = {}
-        self.chunks: dict[str, Chunk] = {}
         self.row_of: dict[str, int] = {}
         self.chunk_at: dict[int, str] = {}
         self.next_row = 0
         self.vectors: VectorStore = open_store(vector_store, dim, None)
         self.lexical = LexicalIndex()
-        self.generation = 0
         self._lexical_stale = False
         self._row_table: tuple[np.ndarray, np.ndarray, list[Document]] | None = None
-        self._hash: str | None = None  # corpus_hash, until the next change
-        self._titles: dict[str, list[str]] | None = None
-        self._first_chunk: dict[str, Chunk] = {}
 
-    # ---- reading -------------------------------------------------------------------------
+    def changed(self) -> None:
+        super().changed()
+        self._lexical_stale = True
+        self._row_table = None
+
     @classmethod
     def open(cls, directory: Path, dim: int, vector_store: str = "faiss") -> Index:
         """Load the live generation of `directory`, or an empty index if there is none yet."""
@@ -91,42 +195,30 @@ class Index:
         index.generation = int(gen_name.split("-")[-1])
         return index
 
-    def doc_chunks(self, doc_id: str) -> list[Chunk]:
-        out = [c for c in self.chunks.values() if c.doc_id == doc_id]
-        return sorted(out, key=lambda c: c.position)
-
-    def titled(self) -> dict[str, list[str]]:
-        """Normalised title (see `title_key`) -> ids of the documents with that title; rebuilt
-        after changes. Titles longer than TITLE_WORDS words are left out: no passage names them;
-        so are guessed titles (the opening words of a text, not a name anything links by)."""
-        if self._titles is None:
-            table: dict[str, list[str]] = {}
-            for d in self.documents.values():
-                key = title_key(d.stated_title)
-                if key and len(key.split()) <= TITLE_WORDS:
-                    table.setdefault(key, []).append(d.id)
-            linked = {d for ids in table.values() for d in ids}
-            first: dict[str, Chunk] = {}
-            for c in self.chunks.values():
-                if c.doc_id in linked and (
-                    c.doc_id not in first or c.position < first[c.doc_id].position
-                ):
-                    first[c.doc_id] = c
-            self._titles, self._first_chunk = table, first
-        return self._titles
-
-    def first_chunk(self, doc_id: str) -> Chunk | None:
-        """The opening chunk of a titled document (see `titled`)."""
-        self.titled()
-        return self._first_chunk.get(doc_id)
-
-    def newest_date(self) -> str | None:
-        return max(
-            (d.published_at for d in self.documents.values() if d.published_at), default=None
-        )
-
-    def doc_by_path(self) -> dict[str, str]:
-        return {d.path: d.id for d in self.documents.values() if d.path}
+    def hybrid(
+        self,
+        text: str,
+        qvec: np.ndarray,
+        filters: Filters,
+        n: int,
+        rrf_k: int,
+        dense_weight: float = 1.0,
+        lexical_weight: float = 1.0,
+    ) -> list[Hit]:
+        """The first stage of retrieval: the `n` best chunks by cosine and the `n` best by BM25,
+        both among the rows the filters allow, fused by weighted reciprocal rank."""
+        allowed = self.allowed_rows(filters)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        dense = self.vectors.search(qvec, n, allowed)
+        self.refresh_lexical()
+        lexical = self.lexical.search(text, n, allowed)
+        hits = []
+        for row, score, d, lx in rrf(dense, lexical, rrf_k, dense_weight, lexical_weight):
+            cid = self.chunk_at.get(row)
+            if cid is not None:
+                hits.append(Hit(self.chunks[cid], score, d, lx))
+        return hits
 
     def allowed_rows(self, filters: Filters) -> np.ndarray | None:
         """Rows passing the filters, or None when nothing is filtered."""
@@ -143,26 +235,10 @@ class Index:
         ok = np.fromiter((matches(d, filters) for d in docs), dtype=bool, count=len(docs))
         return rows[ok[doc_idx]] if len(rows) else rows
 
-    def corpus_hash(self) -> str:
-        """A hash of the indexed document ids, kept until the next add or delete (the app's
-        start-up poll asks for it every second)."""
-        if self._hash is None:
-            h = hashlib.sha256()
-            for doc_id in sorted(self.documents):
-                h.update(doc_id.encode())
-            self._hash = h.hexdigest()[:16]
-        return self._hash
-
     def problems(self) -> list[str]:
         """What disagrees between documents, chunks, vectors and BM25 (empty when consistent):
         `newsrag doctor` reports these; a healthy commit never leaves any."""
-        out: list[str] = []
-        orphans = {c.doc_id for c in self.chunks.values()} - set(self.documents)
-        if orphans:
-            out.append(f"{len(orphans)} chunked document ids are not among the documents")
-        bare = set(self.documents) - {c.doc_id for c in self.chunks.values()}
-        if bare:
-            out.append(f"{len(bare)} documents have no chunks")
+        out = super().problems()
         if set(self.row_of) != set(self.chunks) or len(self.chunk_at) != len(self.row_of):
             out.append("the chunk/row tables disagree")
         if any(self.chunk_at.get(r) != c for c, r in self.row_of.items()):
@@ -175,14 +251,6 @@ class Index:
         # BM25 as loaded or last built (a pending change rebuilds it at commit)
         if not self._lexical_stale and {int(r) for r in self.lexical.rows} != set(self.chunk_at):
             out.append(f"BM25 holds {len(self.lexical)} rows for {len(self.chunks)} chunks")
-        bad = [
-            c.id
-            for c in self.chunks.values()
-            if c.doc_id in self.documents
-            and self.documents[c.doc_id].text[c.start : c.end] != c.text
-        ]
-        if bad:
-            out.append(f"{len(bad)} chunks' text differs from their document at their span")
         if any(r >= self.next_row for r in self.chunk_at):
             out.append("a row number is at or past next_row (a later add would reuse it)")
         return out
@@ -199,10 +267,7 @@ class Index:
             self.row_of[chunk.id] = int(row)
             self.chunk_at[int(row)] = chunk.id
         self.vectors.add(rows, vectors)
-        self._lexical_stale = True
-        self._row_table = None
-        self._titles = None
-        self._hash = None
+        self.changed()
 
     def delete(self, doc_ids: Iterable[str]) -> list[str]:
         """Remove documents from every store; returns the ids that were present."""
@@ -218,10 +283,7 @@ class Index:
             self.chunks.pop(cid)
         for d in gone:
             self.documents.pop(d)
-        self._lexical_stale = True
-        self._row_table = None
-        self._titles = None
-        self._hash = None
+        self.changed()
         return gone
 
     def refresh_lexical(self) -> None:

@@ -27,9 +27,9 @@ from rag.chunk import chunk_document
 from rag.crossencoder import CrossEncoderModel
 from rag.draft import says_not_found, split_answer
 from rag.embed import Embedder
-from rag.errors import IndexStoreError, LoadError, NewsragError
+from rag.errors import ConfigError, IndexStoreError, LoadError, NewsragError
 from rag.ground import SupportChecker, sentence_units
-from rag.index import Index
+from rag.index import Catalog, Index
 from rag.judge import gives_token_probabilities
 from rag.llm import LLM, ChatMessage, load_llm
 from rag.load import expand_paths, load_file
@@ -81,9 +81,13 @@ class Pipeline:
         embedder: Embedder | None = None,
     ) -> None:
         base = settings or Settings()
-        self.settings = base.adopt_index(Path(base.index_dir))
         self._llm = llm
         self._embedder = embedder
+        if base.shared_store:  # the build settings are kept in Milvus beside the data
+            self.settings = base
+            self.settings = base.adopt(self.index.stored_settings(), base.store_name)
+        else:
+            self.settings = base.adopt_index(Path(base.index_dir))
         # held by every write, and by reads that walk several index tables (a question's
         # retrieval, a summary's chunks): one user's upload never changes them mid-read
         self.lock = threading.RLock()
@@ -107,10 +111,19 @@ class Pipeline:
         return self._llm
 
     @cached_property
-    def index(self) -> Index:
-        return Index.open(
-            Path(self.settings.index_dir), self.embedder.dim, self.settings.vector_store
-        )
+    def index(self) -> Catalog:
+        """The local index in `index_dir`, or the shared one in Milvus (`vector_store`)."""
+        s = self.settings
+        if s.shared_store:
+            try:
+                from rag.store.milvus import MilvusIndex
+            except ImportError as e:  # pymilvus is the optional `milvus` extra
+                raise ConfigError(
+                    f"store {s.vector_store!r} needs pymilvus and milvus-lite "
+                    f"(pip install 'newsrag[milvus]'): {e}"
+                ) from e
+            return MilvusIndex.open(s.vector_store, s.collection, self.embedder.dim)
+        return Index.open(Path(s.index_dir), self.embedder.dim, s.vector_store)
 
     @cached_property
     def answerable_model(self) -> CrossEncoderModel:
@@ -150,11 +163,9 @@ class Pipeline:
         """Metadata of every indexed document, with its chunk count (read under the write
         lock: an upload by another user would otherwise change the tables mid-read)."""
         with self.lock:
-            chunks = list(self.index.chunks.values())
+            self.index.refresh()
+            counts = self.index.chunk_counts()
             docs = list(self.index.documents.values())
-        counts: dict[str, int] = {}
-        for c in chunks:
-            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
         out = []
         for d in sorted(docs, key=lambda d: (d.published_at or "", d.title)):
             m = d.meta()
@@ -163,12 +174,13 @@ class Pipeline:
         return out
 
     def document(self, doc_id: str) -> Document:
-        try:
-            return self.index.documents[doc_id]
-        except KeyError:
-            raise NewsragError(
-                f"no document with id {doc_id!r} in {self.settings.index_dir}"
-            ) from None
+        with self.lock:
+            if doc_id not in self.index.documents:
+                self.index.refresh()
+            doc = self.index.documents.get(doc_id)
+        if doc is None:
+            raise NewsragError(f"no document with id {doc_id!r} in {self.settings.store_name}")
+        return doc
 
     def ingest(
         self, paths: Iterable[str | Path], progress: ProgressFn | None = None
@@ -204,7 +216,9 @@ class Pipeline:
         index = self.index
         # Chunk and embed outside the lock (minutes for a big upload) so questions keep being
         # answered; the index itself changes only under the lock, in one commit.
-        known = set(index.documents)
+        with self.lock:
+            index.refresh()
+            known = set(index.documents)
         fresh: list[Document] = []
         seen: set[str] = set()
         for doc in docs:
@@ -234,6 +248,7 @@ class Pipeline:
             if progress:
                 progress(min(total, i + step), total, "embedding")
         with self.lock:
+            index.refresh()  # what another server committed meanwhile
             by_path = index.doc_by_path()
             pos = 0
             changed = False
@@ -264,6 +279,7 @@ class Pipeline:
     def delete(self, doc_ids: Iterable[str]) -> list[str]:
         """Remove documents from every store; returns the ids that were indexed."""
         with self.lock:
+            self.index.refresh()
             gone = self.index.delete(list(doc_ids))
             if gone:
                 self._commit()
@@ -274,15 +290,16 @@ class Pipeline:
         state is reloaded, so memory never answers from what the disk does not hold."""
         try:
             self.index.commit()
-            self.settings.write(Path(self.settings.index_dir))
+            if self.settings.shared_store:
+                self.index.record_settings(self.settings.index_fields())  # type: ignore[attr-defined]
+            else:
+                self.settings.write(Path(self.settings.index_dir))
         except (IndexStoreError, OSError) as e:
             for name in ("index", "retriever"):
                 self.__dict__.pop(name, None)
             if isinstance(e, IndexStoreError):
                 raise
-            raise IndexStoreError(
-                f"{self.settings.index_dir}: settings.json not written ({e})"
-            ) from e
+            raise IndexStoreError(f"{self.settings.store_name}: settings not written ({e})") from e
 
     # ---- asking --------------------------------------------------------------------------
     def questions_ahead(self) -> int:
@@ -300,6 +317,7 @@ class Pipeline:
         """The question with its filters: given by hand, read from its words, or (for a
         follow-up, `follows` being the earlier question's Query) kept from the earlier words."""
         with self.lock:
+            self.index.refresh()  # a shared index: what other servers wrote since the last one
             docs = list(self.index.documents.values())
         return understand(
             question, filters, {d.source for d in docs}, {d.title for d in docs}, as_of, follows
@@ -588,6 +606,8 @@ class Pipeline:
         digest of the newest articles by topic (kept until the collection changes)."""
         from rag.summarize import digest, summarize
 
+        with self.lock:
+            self.index.refresh()
         if doc_ids or query:
             return summarize(self, list(doc_ids) if doc_ids else None, query, filters)
         with self._digest_lock:

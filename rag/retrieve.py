@@ -1,9 +1,9 @@
-"""Fused, filtered ranking: dense (FAISS) ∪ lexical (BM25) by weighted reciprocal rank, then
+"""Fused, filtered ranking: dense ∪ lexical by weighted reciprocal rank (rag/fuse.py), then
 recency and per-article diversity.
 
-Reciprocal-rank fusion needs no score calibration between cosine and BM25 and was the strongest
-cheap combination on the RealTimeQA pool (DESIGN.md: BM25 0.73, dense 0.70, RRF 0.76 Recall@5).
-Filters are resolved to allowed rows before either search, so a filter never empties a top-k.
+The index answers the fused first stage (`Index.hybrid`): FAISS and BM25 side by side in the
+local index, one hybrid search inside Milvus in the shared one (rag/store/milvus.py). Filters
+bind inside either search, so a filter never empties a top-k.
 For questions about current events, articles close to the as-of date (or to the newest article)
 are lifted; and no article may fill more than `per_doc_max` of the top places, so a long article
 on a near-miss topic cannot crowd out the one that answers. A question naming several sources
@@ -18,7 +18,7 @@ from datetime import date
 import numpy as np
 
 from rag.embed import Embedder
-from rag.index import Index, named_titles
+from rag.index import Index, matches, named_titles
 from rag.settings import Settings
 from rag.terms import names
 from rag.types import Filters, Hit, Query
@@ -52,28 +52,26 @@ class Retriever:
         self.last_ms = (time.perf_counter() - t0) * 1000
         return hits
 
-    def _rank(self, query: Query, qvec: object, filters: Filters, k: int) -> list[Hit]:
+    def _rank(self, query: Query, qvec: np.ndarray, filters: Filters, k: int) -> list[Hit]:
         s = self.settings
-        allowed = self.index.allowed_rows(filters)
-        if allowed is not None and len(allowed) == 0:
-            return []
-        dense = self.index.vectors.search(qvec, s.candidates, allowed)  # type: ignore[arg-type]
-        self.index.refresh_lexical()
-        lexical = self.index.lexical.search(query.text, s.candidates, allowed)
-        hits = fuse(dense, lexical, self.index, s.rrf_k, s.dense_weight, s.lexical_weight)
+        hits = self._fused(query.text, qvec, filters)
         if s.article_weight > 0:
             hits = article_evidence(hits, s.article_weight)
         if s.link_weight > 0 and hits:
-            hits = self._title_links(hits, allowed)
+            hits = self._title_links(hits, filters)
         if s.hops > 1 and hits:
-            hits = self._second_hop(query, hits, filters, allowed)
+            hits = self._second_hop(query, hits, filters)
         if query.current and s.recency_weight > 0:
             hits = self._recency(hits, query)
         return diversify(hits, k, s.per_doc_max)
 
-    def _second_hop(
-        self, query: Query, hits: list[Hit], filters: Filters, allowed: object
-    ) -> list[Hit]:
+    def _fused(self, text: str, qvec: np.ndarray, filters: Filters) -> list[Hit]:
+        s = self.settings
+        return self.index.hybrid(
+            text, qvec, filters, s.candidates, s.rrf_k, s.dense_weight, s.lexical_weight
+        )
+
+    def _second_hop(self, query: Query, hits: list[Hit], filters: Filters) -> list[Hit]:
         """Ask again with the names of the best passage added, and fuse both rankings.
 
         A multi-hop question ("the spouse of the performer of X") names only the first hop; the
@@ -87,10 +85,7 @@ class Retriever:
         if not bridge:
             return hits
         text = f"{query.text} {' '.join(sorted(bridge))}"
-        qvec = self.embedder.embed([text])[0]
-        dense = self.index.vectors.search(qvec, s.candidates, allowed)  # type: ignore[arg-type]
-        lexical = self.index.lexical.search(text, s.candidates, allowed)  # type: ignore[arg-type]
-        second = fuse(dense, lexical, self.index, s.rrf_k, s.dense_weight, s.lexical_weight)
+        second = self._fused(text, self.embedder.embed([text])[0], filters)
         score: dict[str, float] = {}
         by_id: dict[str, Hit] = {}
         for ranking, weight in ((hits, 1.0), (second, s.hop_weight)):
@@ -100,7 +95,7 @@ class Retriever:
         order = sorted(score, key=lambda c: -score[c])
         return [Hit(by_id[c].chunk, score[c], by_id[c].dense, by_id[c].lexical) for c in order]
 
-    def _title_links(self, hits: list[Hit], allowed: object) -> list[Hit]:
+    def _title_links(self, hits: list[Hit], filters: Filters) -> list[Hit]:
         """Lift the documents whose titles the best passages name.
 
         In a corpus of entity pages (Wikipedia, company or people profiles) a passage that
@@ -138,9 +133,9 @@ class Retriever:
                 out[best[d]] = Hit(h.chunk, score, h.dense, h.lexical)
             elif (first := self.index.first_chunk(d)) is not None:
                 missing.append(Hit(first, min(amount, cap * 0.999), None, None))
-        if missing and allowed is not None:  # filters bind linked pages too
-            rows = [self.index.row_of[h.chunk.id] for h in missing]
-            missing = [h for h, ok in zip(missing, np.isin(rows, allowed), strict=True) if ok]
+        if missing and not filters.is_empty():  # filters bind linked pages too
+            docs = self.index.documents
+            missing = [h for h in missing if matches(docs[h.chunk.doc_id], filters)]
         out += missing
         out.sort(key=lambda h: -h.score)
         return out
@@ -214,29 +209,3 @@ def diversify(hits: list[Hit], k: int, per_doc_max: int) -> list[Hit]:
         if len(out) >= k:
             return out
     return (out + spill)[:k]
-
-
-def fuse(
-    dense: list[tuple[int, float]],
-    lexical: list[tuple[int, float]],
-    index: Index,
-    rrf_k: int = 60,
-    dense_weight: float = 1.0,
-    lexical_weight: float = 1.0,
-) -> list[Hit]:
-    """Weighted RRF over both rankings; ties broken by dense score."""
-    scores: dict[int, float] = {}
-    dense_of = dict(dense)
-    lex_of = dict(lexical)
-    for rank, (row, _) in enumerate(dense):
-        scores[row] = scores.get(row, 0.0) + dense_weight / (rrf_k + rank + 1)
-    for rank, (row, _) in enumerate(lexical):
-        scores[row] = scores.get(row, 0.0) + lexical_weight / (rrf_k + rank + 1)
-    order = sorted(scores, key=lambda r: (-scores[r], -dense_of.get(r, -1.0)))
-    hits = []
-    for row in order:
-        cid = index.chunk_at.get(row)
-        if cid is None:
-            continue
-        hits.append(Hit(index.chunks[cid], scores[row], dense_of.get(row), lex_of.get(row)))
-    return hits

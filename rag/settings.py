@@ -68,10 +68,12 @@ class Settings(BaseSettings):
     max_file_mb: float = 100.0
     max_unpacked_mb: float = 500.0
 
-    # vector store seam: "faiss" (exact, default) or "faiss:hnsw" (approximate, for ~1M chunks);
-    # "milvus" (Milvus Lite kept inside the index), "milvus:PATH.db" (a Milvus Lite database) or
-    # "milvus://host:port" (a Milvus server or cluster); see rag/store/milvus.py
+    # store seam: the local index in `index_dir` with FAISS, "faiss" (exact, default) or
+    # "faiss:hnsw" (approximate, for ~1M chunks); or the whole index in Milvus, shared by every
+    # app server pointed at it: "milvus:PATH.db" (Milvus Lite) or "milvus://host:port" (a
+    # server or cluster), in the collections named after `collection` (rag/store/milvus.py)
     vector_store: str = "faiss"
+    collection: str = "newsrag"
 
     # retrieval
     top_k: int = 5
@@ -176,11 +178,27 @@ class Settings(BaseSettings):
 
     @field_validator("vector_store")
     @classmethod
-    def _absolute_lite_path(cls, v: str) -> str:
-        # recorded in settings.json and adopted on reopen: a relative path would follow the cwd
-        if v.startswith("milvus:") and not v.startswith("milvus://") and len(v) > len("milvus:"):
+    def _known_store(cls, v: str) -> str:
+        if v in ("faiss", "faiss:flat", "faiss:hnsw") or v.startswith("milvus://"):
+            return v
+        if v.startswith("milvus:") and v.endswith(".db"):
+            # a Lite path follows the cwd otherwise: two commands in two folders would differ
             return "milvus:" + str(Path(v.removeprefix("milvus:")).expanduser().resolve())
-        return v
+        raise ValueError(
+            f"store {v!r}: use faiss, faiss:hnsw, milvus:PATH.db or milvus://host:port"
+        )
+
+    @property
+    def shared_store(self) -> bool:
+        """The whole index lives in Milvus: no local index directory is read or written."""
+        return self.vector_store.startswith("milvus:")
+
+    @property
+    def store_name(self) -> str:
+        """Where the index lives, for messages."""
+        if self.shared_store:
+            return f"{self.vector_store} (collection {self.collection})"
+        return str(self.index_dir)
 
     @property
     def embedder(self) -> str:
@@ -212,15 +230,29 @@ class Settings(BaseSettings):
             stored = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise ConfigError(f"{path}: unreadable settings ({e})") from e
+        return self.adopt(stored, str(directory))
+
+    def adopt(self, stored: dict[str, Any], where: str) -> Settings:
+        """Take the index-defining fields `stored` beside an index (at `where`)."""
+        if not stored:
+            return self
         built = embedder_identity(
             stored.get("embed_model", self.embed_model), stored.get("embed_precision", "fp32")
         )
         if built != self.embedder:
             raise ConfigError(
-                f"{directory}: this index was built by the embedder {built}, but the settings "
+                f"{where}: this index was built by the embedder {built}, but the settings "
                 f"ask for {self.embedder}; vectors of two embedders cannot be searched together. "
                 f"Open it with the embedder that built it (NEWSRAG_EMBED_MODEL / "
-                f"NEWSRAG_EMBED_PRECISION), or rebuild it: move {directory} away and run "
-                f"`newsrag ingest --index {directory} FILES...` with the new embedder"
+                f"NEWSRAG_EMBED_PRECISION), or rebuild it: move {where} away (or use another "
+                "--collection) and run `newsrag ingest FILES...` with the new embedder"
             )
-        return self.with_overrides(**{k: stored[k] for k in INDEX_FIELDS if k in stored})
+        # the store is where it was found, not where it was first written
+        keep = [k for k in INDEX_FIELDS if k in stored and k != "vector_store"]
+        if not self.shared_store and stored.get("vector_store") in (
+            "faiss",
+            "faiss:hnsw",
+            "faiss:flat",
+        ):
+            keep.append("vector_store")
+        return self.with_overrides(**{k: stored[k] for k in keep})

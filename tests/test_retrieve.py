@@ -82,7 +82,7 @@ def test_second_hop_lifts_the_bridge_passage(tmp_path: Path, embedder: Embedder)
     by_doc = {h.chunk.doc_id: h for h in pipe.retrieve(query.text)}
     # a first hop that found the film and ranked the bridge last
     first = [by_doc[docs[i].id] for i in (0, 2, 3, 4, 1)]
-    second = pipe.retriever._second_hop(query, first, query.filters, None)
+    second = pipe.retriever._second_hop(query, first, query.filters)
     order = [h.chunk.doc_id for h in second]
     assert order[0] == docs[0].id  # the first hop keeps its lead
     # the bridge ("Mara Quell", named only in the film's passage) moves up

@@ -1,9 +1,12 @@
-"""Milvus store against a real Milvus Lite: same neighbours as FAISS flat, filters inside the
-search, deletes, persistence through index generations, and the whole pipeline on the corpus."""
+"""The whole index in Milvus (Lite here, and Milvus Lite's own gRPC server for the two-server
+test): same answers as the local FAISS index, filters inside Milvus, batches that become
+visible at once or not at all, a second pipeline that sees what the first wrote, migration
+without re-embedding, and errors that name the store."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -15,147 +18,309 @@ from rag.errors import ConfigError, IndexStoreError
 from rag.llm.extractive import ExtractiveLLM
 from rag.pipeline import Pipeline
 from rag.settings import Settings
-from rag.store import VectorStore, open_store
-from rag.store.faiss import FaissStore
 from tests.conftest import CORPUS
 
 pytest.importorskip("pymilvus", reason="pymilvus is not installed (pip install 'newsrag[milvus]')")
 pytest.importorskip(
     "milvus_lite", reason="milvus-lite cannot be imported (pip install 'newsrag[milvus]')"
 )
-from rag.store.milvus import MilvusStore
+from rag.store.milvus import MilvusIndex, filter_expr
+from rag.types import Filters
 
-DIM = 32
-
-
-def _vectors(n: int, seed: int = 0) -> np.ndarray:
-    v = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-@pytest.fixture(params=["private", "file"])
-def uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """`milvus` (Lite inside the index) and `milvus:PATH.db` (a Lite database of its own)."""
-    return "milvus" if request.param == "private" else f"milvus:{tmp_path / 'lite.db'}"
-
-
-def _pair(uri: str, n: int = 400) -> tuple[VectorStore, FaissStore, np.ndarray, np.ndarray]:
-    v, rows = _vectors(n), np.arange(1000, 1000 + n, dtype=np.int64)
-    milvus, flat = open_store(uri, DIM, None), FaissStore(DIM)
-    milvus.add(rows, v)
-    flat.add(rows, v)
-    return milvus, flat, v, rows
-
-
-def _same(got: list[tuple[int, float]], want: list[tuple[int, float]]) -> None:
-    assert [r for r, _ in got] == [r for r, _ in want]
-    assert [s for _, s in got] == pytest.approx([s for _, s in want], abs=1e-4)
-
-
-def test_same_top_rows_and_scores_as_faiss_flat(uri: str) -> None:
-    milvus, flat, v, _ = _pair(uri)
-    assert isinstance(milvus, MilvusStore) and len(milvus) == 400
-    for q in [*v[:3], *_vectors(5, seed=1)]:
-        _same(milvus.search(q, 10), flat.search(q, 10))
-    assert milvus.search(v[7], 1)[0] == (1007, pytest.approx(1.0, abs=1e-4))
-    assert milvus.search(v[7], 0) == []
-
-
-def test_allowed_rows_filter_inside_the_search(uri: str) -> None:
-    milvus, flat, v, rows = _pair(uri)
-    few = np.array([1100, 1200, 1300])
-    assert {r for r, _ in milvus.search(v[7], 10, few)} == {1100, 1200, 1300}
-    # the best rows are excluded: filtering after a top-k cut would return nothing here
-    rest = rows[rows % 2 == 0][50:]
-    got = milvus.search(v[7], 10, rest)
-    assert len(got) == 10 and set(r for r, _ in got) <= set(rest.tolist())
-    _same(got, flat.search(v[7], 10, rest))
-    assert milvus.search(v[7], 5, np.array([], dtype=np.int64)) == []
-
-
-def test_remove_and_len(uri: str) -> None:
-    milvus, flat, v, _ = _pair(uri)
-    gone = np.array([1007, 1008, 1100])
-    milvus.remove(gone)
-    flat.remove(gone)
-    assert len(milvus) == 397
-    assert all(r not in (1007, 1008) for r, _ in milvus.search(v[7], 20))
-    _same(milvus.search(v[7], 10), flat.search(v[7], 10))
-    milvus.add(np.array([1007]), v[7:8])  # a row can come back
-    assert len(milvus) == 398 and milvus.search(v[7], 1)[0][0] == 1007
+# Written by hand for these tests: three outlets, three dates, one shared topic (a harbour)
+# so that filters decide which article answers.
+ARTICLES = [
+    {
+        "title": "Harbour authority approves new ferry terminal in Tarnow Bay",
+        "source": "Coast Herald",
+        "published_at": "2022-03-04",
+        "body": "The Tarnow Bay harbour authority approved a new ferry terminal on Thursday. "
+        "The terminal will cost 48 million euros and open in 2025. Its designer, Ilse Maren, "
+        "said the roof collects rain water for the toilets.\n\nFerry operators welcomed the "
+        "decision, which ends six years of debate over the site.",
+    },
+    {
+        "title": "Tarnow Bay ferry terminal delayed by flooding",
+        "source": "Valley Post",
+        "published_at": "2022-09-15",
+        "body": "Flooding in August delayed work on the Tarnow Bay ferry terminal by four months, "
+        "the harbour authority said. The terminal is now expected to open in 2026. Costs "
+        "rose to 55 million euros because the foundations had to be rebuilt.",
+    },
+    {
+        "title": "Orchestra of Selm plays its first concert abroad",
+        "source": "Coast Herald",
+        "published_at": "2022-11-02",
+        "body": "The Selm Chamber Orchestra played its first concert abroad in Vienna on "
+        "Saturday. The conductor, Piet Andersson, chose a programme of Nordic composers. "
+        "Tickets sold out within a day.",
+    },
+    {
+        "title": "Lighthouse keeper retires after forty years",
+        "source": "Island Times",
+        "published_at": "2021-06-30",
+        "body": "Mara Lindqvist retired on Friday after forty years as keeper of the Osterholm "
+        "lighthouse. The lighthouse has been automated since 2019, but she stayed to guide "
+        "visitors. A ferry brings tourists to the island twice a day in summer.",
+    },
+]
+QUESTIONS = [
+    "How much will the Tarnow Bay ferry terminal cost?",
+    "When will the ferry terminal open?",
+    "Who designed the ferry terminal roof?",
+    "Who conducted the Selm Chamber Orchestra in Vienna?",
+    "How long was Mara Lindqvist a lighthouse keeper?",
+    "What is the best recipe for banana bread?",
+]
+FILTERS = [
+    {"sources": ["Valley Post"]},
+    {"sources": ["coast herald"]},
+    {"date_from": "2022-06-01"},
+    {"date_to": "2022-06-01"},
+    {"date_from": "2022-01-01", "date_to": "2022-10-01"},
+    {"titles": ["ferry terminal"]},
+]
 
 
-def test_persists_across_reopen_from_a_generation(uri: str, tmp_path: Path) -> None:
-    milvus, flat, v, _ = _pair(uri)
-    gen = tmp_path / "gen-000001"
-    gen.mkdir()
-    milvus.save(gen)
-    milvus.add(np.array([5000]), _vectors(1, seed=2))  # still usable after saving
-    assert len(milvus) == 401
-    again = open_store(uri, DIM, gen)
-    assert isinstance(again, MilvusStore) and again.collection == milvus.collection
-    assert again.dim == DIM
-    if uri == "milvus":
-        # the generation holds its own copy: what changed after the save is not in it
-        assert sorted(p.name for p in gen.iterdir()) == ["milvus.json", "vectors.milvus.zip"]
-        assert len(again) == 400
-    _same(again.search(v[9], 10), flat.search(v[9], 10))
+@pytest.fixture(scope="module")
+def articles(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("articles")
+    with (folder / "harbour.jsonl").open("w", encoding="utf-8") as f:
+        for a in ARTICLES:
+            f.write(json.dumps(a) + "\n")
+    return folder
 
 
-def test_private_lite_copies_are_independent(tmp_path: Path) -> None:
-    store = open_store("milvus", DIM, None)
-    store.add(np.arange(10), _vectors(10))
-    gen = tmp_path / "gen"
-    gen.mkdir()
-    store.save(gen)
-    a, b = open_store("milvus", DIM, gen), open_store("milvus", DIM, gen)
-    a.remove(np.arange(5))
-    assert len(a) == 5 and len(b) == 10
+def _pipe(embedder: Embedder, **settings: object) -> Pipeline:
+    return Pipeline(
+        Settings(llm_backend="extractive", **settings), llm=ExtractiveLLM(), embedder=embedder
+    )
 
 
-def test_collections_of_two_indexes_do_not_collide(tmp_path: Path) -> None:
-    uri = f"milvus:{tmp_path / 'shared.db'}"
-    one, two = open_store(uri, DIM, None), open_store(uri, DIM, None)
-    one.add(np.arange(5), _vectors(5))
-    two.add(np.arange(3), _vectors(3, seed=3))
-    assert (len(one), len(two)) == (5, 3)
+@pytest.fixture()
+def lite(tmp_path: Path) -> str:
+    return f"milvus:{tmp_path / 'lite.db'}"
 
 
-def test_errors_name_the_uri_and_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="milvus:nowhere"):
-        open_store("milvus:nowhere", DIM, None)
+@pytest.fixture(scope="module")
+def local_pipe(
+    articles: Path, embedder: Embedder, tmp_path_factory: pytest.TempPathFactory
+) -> Pipeline:
+    p = _pipe(embedder, index_dir=tmp_path_factory.mktemp("local") / "index")
+    p.ingest([CORPUS, articles])
+    return p
+
+
+def test_answers_and_rankings_equal_the_local_index(
+    local_pipe: Pipeline, articles: Path, embedder: Embedder, lite: str
+) -> None:
+    shared = _pipe(embedder, vector_store=lite)
+    report = shared.ingest([CORPUS, articles])
+    assert len(report.added) == 5 and not report.errors
+    assert isinstance(shared.index, MilvusIndex)
+    assert shared.index.problems() == []
+    for q in QUESTIONS:
+        want, got = local_pipe.ask(q), shared.ask(q)
+        assert [h.chunk.id for h in got.retrieved] == [h.chunk.id for h in want.retrieved], q
+        assert (got.text, got.refused) == (want.text, want.refused), q
+        assert [(c.doc_id, c.start, c.end) for c in got.citations] == [
+            (c.doc_id, c.start, c.end) for c in want.citations
+        ]
+        # the dense score is the cosine, as FAISS gives it
+        for a, b in zip(got.retrieved, want.retrieved, strict=True):
+            if b.dense is not None:
+                assert a.dense == pytest.approx(b.dense, abs=1e-4)
+    assert not shared.ask(QUESTIONS[0]).refused
+    assert shared.ask(QUESTIONS[-1]).refused
+    # filters run inside Milvus as expressions and pick the same passages
+    for f in FILTERS:
+        for q in QUESTIONS[:3]:
+            got = [h.chunk.id for h in shared.retrieve(q, f)]
+            assert got == [h.chunk.id for h in local_pipe.retrieve(q, f)], (q, f)
+            docs = {shared.index.documents[h.chunk.doc_id] for h in shared.retrieve(q, f)}
+            if "sources" in f:
+                assert {d.source.lower() for d in docs} <= {s.lower() for s in f["sources"]}
+            if "date_from" in f:
+                assert all(d.published_at and d.published_at >= f["date_from"] for d in docs)
+
+
+def test_filter_expressions_quote_what_users_type() -> None:
+    f = Filters(doc_ids=("d1",), sources=('Bob\'s "Daily"',), date_from="2022-01-01")
+    expr = filter_expr(f)
+    assert expr.startswith('visible == true and doc_id in ["d1"]')
+    assert 'source_key in ["bob\'s \\"daily\\""]' in expr
+    assert 'published_at != "" and published_at >= "2022-01-01"' in expr
+
+
+def test_a_second_pipeline_sees_writes_at_its_next_question(
+    articles: Path, embedder: Embedder, lite: str
+) -> None:
+    a = _pipe(embedder, vector_store=lite)
+    b = _pipe(embedder, vector_store=lite)
+    assert b.documents() == []
+    a.ingest([articles])
+    q = "Who conducted the Selm Chamber Orchestra in Vienna?"
+    answer = b.ask(q)  # b never ingested: it reads what a committed
+    [orchestra] = [d for d in b.documents() if "Orchestra" in d["title"]]
+    assert not answer.refused and answer.citations[0].doc_id == orchestra["id"]
+    assert orchestra["chunks"] == 1 and orchestra["source"] == "Coast Herald"
+    assert a.delete([orchestra["id"]]) == [orchestra["id"]]
+    after = b.ask(q)
+    assert all(h.chunk.doc_id != orchestra["id"] for h in after.retrieved)
+    assert all(c.doc_id != orchestra["id"] for c in after.citations)
+    # idempotent: the same files again change nothing, a missing id deletes nothing
+    again = b.ingest([articles])
+    assert again.added == [orchestra["id"]] and len(again.unchanged) == 3
+    assert a.delete(["d-not-there"]) == []
+    assert sorted(d["id"] for d in a.documents()) == sorted(d["id"] for d in b.documents())
+
+
+def test_a_failed_batch_leaves_the_collection_as_it_was(
+    articles: Path, embedder: Embedder, lite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pymilvus.exceptions import MilvusException
+
+    a = _pipe(embedder, vector_store=lite)
+    a.ingest([CORPUS])
+    before = a.documents()
+    index = a.index
+    assert isinstance(index, MilvusIndex)
+    real_flip = MilvusIndex._flip
+
+    def failing(
+        self: MilvusIndex, client: object, collection: str, ids: list, whole: bool = False
+    ) -> None:
+        if whole:  # the commit point: the documents' flags
+            raise MilvusException(message="planted failure at the commit point")
+        real_flip(self, client, collection, ids, whole)
+
+    monkeypatch.setattr(MilvusIndex, "_flip", failing)
+    with pytest.raises(IndexStoreError, match=r"not committed.*stays as it was"):
+        a.ingest([articles])
+    monkeypatch.setattr(MilvusIndex, "_flip", real_flip)
+    fresh = _pipe(embedder, vector_store=lite)
+    assert fresh.documents() == before
+    assert fresh.index.problems() == []  # the batch's hidden rows were removed
+    assert all(h.chunk.doc_id == before[0]["id"] for h in fresh.retrieve(QUESTIONS[0]))
+    # and the same batch goes through afterwards
+    assert len(a.ingest([articles]).added) == 4
+    assert len(_pipe(embedder, vector_store=lite).documents()) == 5
+
+
+def test_rows_of_a_killed_batch_are_never_searched_and_are_overwritten(
+    articles: Path, embedder: Embedder, lite: str
+) -> None:
+    a = _pipe(embedder, vector_store=lite)
+    a.ingest([CORPUS])
+    index = a.index
+    assert isinstance(index, MilvusIndex)
+    # what a kill after the hidden write leaves: rows with visible = false, never flipped
+    from rag.chunk import chunk_document
+    from rag.load import load_file
+
+    docs = load_file(articles / "harbour.jsonl")
+    pending = []
+    for d in docs:
+        chunks = chunk_document(d, embedder.count_tokens, 200, 1)
+        pending.append((d, chunks, embedder.embed([c.text for c in chunks])))
+    with index._session("test") as client:
+        index._write_hidden(client, pending, "killedbatch")
+    b = _pipe(embedder, vector_store=lite)
+    assert len(b.documents()) == 1
+    assert all(
+        h.chunk.doc_id == docs[0].id or h.chunk.doc_id not in {d.id for d in docs}
+        for h in b.retrieve(QUESTIONS[0])
+    )
+    assert any("hidden chunk rows" in p for p in b.index.problems())
+    assert len(b.ingest([articles]).added) == 4  # the re-run overwrites and shows them
+    assert b.index.problems() == []
+
+
+def test_settings_are_kept_in_milvus_and_another_embedder_is_refused(
+    embedder: Embedder, lite: str
+) -> None:
+    a = _pipe(embedder, vector_store=lite, collection="news_a")
+    a.ingest([CORPUS])
+    assert a.index.stored_settings()["embed_model"] == "packaged:all-MiniLM-L6-v2"
+    with pytest.raises(ConfigError, match=r"built by the embedder .*@fp32.*ask for .*@int8"):
+        Pipeline(Settings(vector_store=lite, collection="news_a", embed_precision="int8"))
+    # another collection in the same database is another index
+    other = _pipe(embedder, vector_store=lite, collection="news_b")
+    assert other.documents() == [] and len(a.documents()) == 1
+
+
+def test_migrate_copies_vectors_without_embedding(
+    local_pipe: Pipeline, embedder: Embedder, lite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag.migrate import migrate
+
+    embedded: list[str] = []
+    embed = Embedder.embed
+
+    def recording(self: Embedder, texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return embed(self, texts)
+
+    monkeypatch.setattr(Embedder, "embed", recording)
+    report = migrate(Path(local_pipe.settings.index_dir), Settings(vector_store=lite), sample=8)
+    monkeypatch.undo()
+    # only the check's questions were embedded (one line each), never a chunk (title + text)
+    assert embedded and all("\n" not in t for t in embedded)
+    assert report["ok"], report
+    assert report["documents"] == len(local_pipe.index.documents) == 5
+    assert report["chunks"] == len(local_pipe.index.chunks)
+    assert report["max_vector_difference"] == 0.0
+    assert report["answers_equal"] == report["sample_questions"] == 8
+    again = migrate(Path(local_pipe.settings.index_dir), Settings(vector_store=lite), sample=1)
+    assert again["copied_documents"] == 0 and again["ok"]
+
+
+def test_cli_store_and_collection_on_every_command(
+    articles: Path, lite: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+
+    store = ["--store", lite, "--collection", "cli", "--llm-backend", "extractive"]
+    assert main(["ingest", "--quiet", str(articles), *store]) == 0
+    assert "added 4" in capsys.readouterr().out
+    assert main(["documents", "--json", *store]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {d["title"] for d in listed} == {a["title"] for a in ARTICLES}
+    assert all({"id", "title", "source", "published_at", "chunks"} <= set(d) for d in listed)
+    assert main(["ask", "--json", *store, "Who retired from the Osterholm lighthouse?"]) == 0
+    answer = json.loads(capsys.readouterr().out)
+    assert "Mara Lindqvist" in answer["answer"] and not answer["refused"]
+    assert main(["doctor", *store]) == 0
+    assert "4 documents" in capsys.readouterr().out
+    assert main(["delete", listed[0]["id"], *store]) == 0
+    assert main(["documents", *store]) == 0
+    assert "3 documents" in capsys.readouterr().out
+    assert main(["documents", "--store", "milvus:nowhere", "--llm-backend", "extractive"]) == 2
+    assert "milvus:PATH.db or milvus://host:port" in capsys.readouterr().err
+
+
+def test_errors_name_the_store_and_the_problem(
+    embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(ConfigError, match="milvus://host:port"):
-        open_store("milvus://", DIM, None)
-    with pytest.raises(ConfigError, match=r"milvus:PATH\.db or milvus://host:port"):
-        open_store("qdrant", DIM, None)
-    down = open_store("milvus://127.0.0.1:1", DIM, None)  # nothing listens on port 1
-    with pytest.raises(IndexStoreError, match=r"'milvus://127\.0\.0\.1:1'.*cannot connect"):
-        down.search(_vectors(1)[0], 3)
-    gen = tmp_path / "gen"
-    gen.mkdir()
-    (gen / MilvusStore.FILENAME).write_text('{"collection": "newsrag_gone", "dim": 32}')
-    lost = open_store(f"milvus:{tmp_path / 'x.db'}", DIM, gen)
-    with pytest.raises(IndexStoreError, match="newsrag_gone is missing"):
-        len(lost)
-    with pytest.raises(IndexStoreError, match=MilvusStore.ARCHIVE):
-        open_store("milvus", DIM, gen)
-    (gen / MilvusStore.ARCHIVE).write_bytes(b"not a zip")
-    with pytest.raises(IndexStoreError, match="damaged Milvus Lite database"):
-        open_store("milvus", DIM, gen)
-
-
-def test_missing_packages_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+        MilvusIndex("milvus://", "newsrag", 8)
+    with pytest.raises(ConfigError, match="letters, digits and _"):
+        MilvusIndex("milvus://db:19530", "news-room", 8)
+    with pytest.raises(ValueError, match=r"milvus:PATH\.db or milvus://host:port"):
+        Settings(vector_store="qdrant")
+    with pytest.raises(IndexStoreError, match=r"milvus://127\.0\.0\.1:1.*cannot open"):
+        _pipe(embedder, vector_store="milvus://127.0.0.1:1")  # nothing listens on port 1
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util,
         "find_spec",
         lambda name, *a: None if name == "milvus_lite" else find_spec(name, *a),
     )
-    with pytest.raises(ConfigError, match="'milvus': Milvus Lite is not installed"):
-        len(open_store("milvus", DIM, None))
+    with pytest.raises(ConfigError, match="Milvus Lite is not installed"):
+        MilvusIndex("milvus:x.db", "newsrag", 8)
     monkeypatch.setitem(sys.modules, "rag.store.milvus", None)  # as if pymilvus were absent
-    with pytest.raises(ConfigError, match="'milvus://db:19530': Milvus needs pymilvus"):
-        open_store("milvus://db:19530", DIM, None)
+    with pytest.raises(ConfigError, match="needs pymilvus"):
+        _pipe(embedder, vector_store="milvus://db:19530")
 
 
 def test_settings_record_an_absolute_lite_path(
@@ -164,46 +329,19 @@ def test_settings_record_an_absolute_lite_path(
     monkeypatch.chdir(tmp_path)
     assert Settings(vector_store="milvus:v.db").vector_store == f"milvus:{tmp_path / 'v.db'}"
     assert Settings(vector_store="milvus://db:19530").vector_store == "milvus://db:19530"
+    assert not Settings().shared_store and Settings(vector_store="milvus:v.db").shared_store
 
 
-def test_pipeline_on_milvus_lite_matches_faiss(
-    seed_pipe: Pipeline, embedder: Embedder, tmp_path: Path
-) -> None:
-    settings = Settings(index_dir=tmp_path / "m", llm_backend="extractive", vector_store="milvus")
-    pipe = Pipeline(settings, llm=ExtractiveLLM(), embedder=embedder)
-    report = pipe.ingest([CORPUS])
-    assert report.added and not report.errors
-    assert isinstance(pipe.index.vectors, MilvusStore)
-    assert len(pipe.index.vectors) == len(seed_pipe.index.vectors)
-    gen = sorted((tmp_path / "m").glob("gen-*"))[-1]
-    assert (gen / MilvusStore.ARCHIVE).exists() and not (gen / FaissStore.FILENAME).exists()
-
-    questions = [
-        "Who manufactures the Patriot missiles in Japan?",
-        "What is Japan considering exporting to the UK?",
-        "What is the best recipe for banana bread?",
-    ]
-    # a fresh Pipeline reopens the committed generation (vector_store adopted from settings.json)
-    reopened = Pipeline(
-        Settings(index_dir=tmp_path / "m", llm_backend="extractive"),
-        llm=ExtractiveLLM(),
-        embedder=embedder,
-    )
-    assert reopened.settings.vector_store == "milvus"
-    assert len(reopened.index.vectors) == len(seed_pipe.index.vectors)
-    for p in (pipe, reopened):
-        for q in questions:
-            want, got = seed_pipe.ask(q), p.ask(q)
-            assert [h.chunk.id for h in got.retrieved] == [h.chunk.id for h in want.retrieved]
-            assert (got.text, got.refused) == (want.text, want.refused)
-            assert [c.quote for c in got.citations] == [c.quote for c in want.citations]
-    assert not pipe.ask(questions[0]).refused
-
-    # a document filter reaches the store as allowed rows; a delete commits a new generation
-    doc_id = next(iter(reopened.index.documents))
-    only = {"doc_ids": [doc_id]}
-    got = [h.chunk.id for h in reopened.retrieve(questions[1], only)]
-    assert got == [h.chunk.id for h in seed_pipe.retrieve(questions[1], only)]
-    assert reopened.delete([doc_id]) == [doc_id] and len(reopened.index.vectors) == 0
-    after = Pipeline(Settings(index_dir=tmp_path / "m"), llm=ExtractiveLLM(), embedder=embedder)
-    assert len(after.index.vectors) == 0 and not after.index.documents
+def test_long_documents_are_stored_in_pieces(embedder: Embedder, lite: str, tmp_path: Path) -> None:
+    paragraph = "The Tarnow Bay council met again on Monday. " * 40 + "\n\n"
+    text = "A very long council report\n\n" + paragraph * 30 + "The mayor is Ada Rook."
+    assert len(text) > 40_000
+    (tmp_path / "long.txt").write_text(text, encoding="utf-8")
+    a = _pipe(embedder, vector_store=lite)
+    a.ingest([tmp_path / "long.txt"])
+    b = _pipe(embedder, vector_store=lite)
+    [doc] = b.index.documents.values()
+    assert doc.text == a.index.documents[doc.id].text and len(doc.text) > 40_000
+    assert all(doc.text[c.start : c.end] == c.text for c in b.index.chunks.values())
+    vectors = b.index.vectors_of(sorted(b.index.chunks))  # type: ignore[attr-defined]
+    assert all(np.isclose(np.linalg.norm(v), 1.0, atol=1e-4) for v in vectors.values())

@@ -56,7 +56,12 @@ def harness_missing() -> str:
 
 
 def eval_home(pipe: Pipeline) -> Path:
-    index = Path(pipe.settings.index_dir)
+    """Suites and reports written from the app: beside a local index, else (an index in
+    Milvus) in this server's cache, per collection."""
+    s = pipe.settings
+    if s.shared_store:
+        return Path(s.cache_dir) / "eval" / s.collection
+    index = Path(s.index_dir)
     return index.parent / f"{index.name}-eval"
 
 

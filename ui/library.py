@@ -40,7 +40,12 @@ class LibraryTab:
 
 
 def upload_dir(pipe: Pipeline) -> Path:
-    index = Path(pipe.settings.index_dir)
+    """Where uploaded files land before they are indexed: beside a local index; for an index
+    in Milvus (no local index folder) in this server's cache, per collection."""
+    s = pipe.settings
+    if s.shared_store:
+        return Path(s.cache_dir) / "uploads" / s.collection
+    index = Path(s.index_dir)
     return index.parent / f"{index.name}-uploads"
 
 

@@ -1,10 +1,10 @@
-"""Vector store seam: FAISS on local disk (default) or Milvus, chosen by `Settings.vector_store`:
-`faiss` (`faiss:flat`), `faiss:hnsw`, `milvus` (Milvus Lite inside the index), `milvus:PATH.db`
-(a Milvus Lite database) or `milvus://host:port` (a Milvus server or cluster).
+"""Store seam, chosen by `Settings.vector_store`: the local index (rag/index.py) keeps its
+vectors in FAISS, `faiss` (`faiss:flat`, exact, the default) or `faiss:hnsw`; `milvus:PATH.db`
+and `milvus://host:port` hold the whole index in Milvus instead (rag/store/milvus.py).
 
-A store maps integer row ids to unit vectors and answers inner-product top-k queries, optionally
-restricted to an allowed set of rows (metadata filters are resolved to rows by the index, so
-filtering happens inside the search, never after the top-k cut).
+A local vector store maps integer row ids to unit vectors and answers inner-product top-k
+queries, optionally restricted to an allowed set of rows (metadata filters are resolved to rows
+by the index, so filtering happens inside the search, never after the top-k cut).
 """
 
 from __future__ import annotations
@@ -30,22 +30,14 @@ class VectorStore(Protocol):
 
 
 def open_store(uri: str, dim: int, directory: Path | None) -> VectorStore:
-    """The store named by `uri`, loaded from `directory` when it holds one."""
-    if uri in ("faiss", "faiss:flat", "faiss:hnsw"):
-        from rag.store.faiss import FaissStore
+    """The local index's FAISS store named by `uri`, loaded from `directory` when it holds one."""
+    from rag.store.faiss import FaissStore
 
-        if directory is not None and (directory / FaissStore.FILENAME).exists():
-            return FaissStore.load(directory)
-        return FaissStore(dim, kind="hnsw" if uri == "faiss:hnsw" else "flat")
-    if uri == "milvus" or uri.startswith("milvus:"):
-        try:
-            from rag.store.milvus import MilvusStore
-        except ImportError as e:  # pymilvus is the optional `milvus` extra
-            raise ConfigError(
-                f"vector_store {uri!r}: Milvus needs pymilvus (pip install 'newsrag[milvus]'): {e}"
-            ) from e
-        return MilvusStore.open(uri, dim, directory)
-    raise ConfigError(
-        f"vector_store {uri!r}: unknown store (use faiss, faiss:flat, faiss:hnsw, milvus, "
-        "milvus:PATH.db or milvus://host:port)"
-    )
+    if uri not in ("faiss", "faiss:flat", "faiss:hnsw"):
+        raise ConfigError(
+            f"vector_store {uri!r}: unknown store (use faiss, faiss:flat, faiss:hnsw, "
+            "milvus:PATH.db or milvus://host:port)"
+        )
+    if directory is not None and (directory / FaissStore.FILENAME).exists():
+        return FaissStore.load(directory)
+    return FaissStore(dim, kind="hnsw" if uri == "faiss:hnsw" else "flat")
