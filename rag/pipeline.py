@@ -122,7 +122,7 @@ class Pipeline:
                     f"store {s.vector_store!r} needs pymilvus and milvus-lite "
                     f"(pip install 'newsrag[milvus]'): {e}"
                 ) from e
-            return MilvusIndex.open(s.vector_store, s.collection, self.embedder.dim)
+            return MilvusIndex.open(s.vector_store, s.collection, self.embedder.dim, s.milvus_index)
         return Index.open(Path(s.index_dir), self.embedder.dim, s.vector_store)
 
     @cached_property

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     # server or cluster), in the collections named after `collection` (rag/store/milvus.py)
     vector_store: str = "faiss"
     collection: str = "newsrag"
+    # Milvus's index on the dense vectors, chosen when the collection is made: FLAT is exact
+    # (the same neighbours as FAISS flat); HNSW (M 32, efConstruction 80, ef 128, as the FAISS
+    # store's) for a million chunks and more (`newsrag bench scale --milvus`)
+    milvus_index: Literal["FLAT", "HNSW"] = "FLAT"
 
     # retrieval
     top_k: int = 5

@@ -45,6 +45,22 @@ def _retrieval(args: argparse.Namespace, settings: SettingsFn) -> int:
         record = tune_retrieval(s, args.data or s.data, corpus_sample=args.corpus_sample)
         write_record({"bench": "retrieval-tune", **record}, args.json)
         return 0
+    if s.shared_store:  # ours on FAISS and on that Milvus store, side by side
+        from rag.eval.bench.retrieval import run_store_comparison
+
+        record = run_store_comparison(
+            s,
+            args.dataset,
+            args.data or s.data,
+            args.questions,
+            args.limit,
+            args.seed,
+            args.corpus_sample,
+            args.weeks,
+            args.ingest_articles,
+        )
+        write_record({"bench": "retrieval-stores", **record}, args.json)
+        return 0
     record = run_retrieval_bench(
         s,
         args.dataset,
@@ -145,7 +161,14 @@ def _scale(args: argparse.Namespace, settings: SettingsFn) -> int:
 
     s = settings(args)
     runs = [
-        run_scale_bench(s.cache_dir, n, args.queries, noise=args.noise)
+        run_scale_bench(
+            s.cache_dir,
+            n,
+            args.queries,
+            tuple(args.kind or ("flat", "hnsw", "ivf")),
+            noise=args.noise,
+            milvus=args.milvus,
+        )
         for n in args.chunks or [100_000]
     ]
     write_record({"bench": "scale", "runs": runs}, args.json)
@@ -194,6 +217,12 @@ def add_bench_command(
         "--tune",
         action="store_true",
         help="realtimeqa: search the retrieval knobs on the tune weeks, check on validate weeks",
+    )
+    r.add_argument(
+        "--ingest-articles",
+        type=int,
+        default=100,
+        help="with --store milvus...: articles ingested into a fresh index of each store",
     )
     r.add_argument("--json", help="write the JSON record here")
     common(r)
@@ -302,6 +331,14 @@ def add_bench_command(
     g.add_argument("--chunks", type=int, action="append", help="vector count (repeatable)")
     g.add_argument("--queries", type=int, default=200)
     g.add_argument("--noise", type=float, default=0.6, help="distance of points from centres")
+    g.add_argument(
+        "--kind", action="append", choices=["flat", "hnsw", "ivf"], help="FAISS kinds (all)"
+    )
+    g.add_argument(
+        "--milvus",
+        metavar="URI",
+        help="also the Milvus path (FLAT and HNSW) at milvus:FILE.db or milvus://host:port",
+    )
     g.add_argument("--json", help="write the JSON record here")
     common(g)
     g.set_defaults(func=lambda a: _scale(a, settings))

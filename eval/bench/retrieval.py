@@ -132,15 +132,11 @@ def make_rankers(pipe: Pipeline, depth: int, use_asof: bool) -> dict[str, Ranker
         rows = index.vectors.search(v, depth, index.allowed_rows(_filters(q, use_asof)))
         return [index.chunks[index.chunk_at[r]].doc_id for r, _ in rows]
 
-    def ours(q: Question) -> list[str]:
-        query = pipe.query(q.text, None, q.as_of if use_asof else None)
-        return [h.chunk.doc_id for h in pipe.retriever.retrieve(query, k=depth)]
-
     return {
         "bm25": bm25,
         "dense": dense,
         "llamaindex": _llamaindex_ranker(pipe, depth, use_asof),
-        "ours": ours,
+        "ours": _ours(pipe, depth, use_asof),
     }
 
 
@@ -305,6 +301,111 @@ def bench_pipeline(
         fingerprint = f"{fingerprint}-sample{corpus_sample}-{seed}"
         name = f"{dataset}-sample{corpus_sample}"
     return cached_pipeline(name, docs, fingerprint, settings), qs, fingerprint
+
+
+def run_store_comparison(
+    settings: Settings,
+    dataset: str,
+    data: Path,
+    questions: Path | None,
+    limit: int | None,
+    seed: int,
+    corpus_sample: int | None,
+    weeks: str,
+    ingest_articles: int = 100,
+) -> dict[str, Any]:
+    """Ours on the local FAISS index and on the Milvus store named by `settings`, same chunks
+    and vectors (the cached index copied by `newsrag migrate`, nothing embedded again), same
+    questions; and the ingest of `ingest_articles` articles into a fresh index of each."""
+    import tempfile
+
+    from rag.migrate import migrate
+
+    shared = settings
+    local_settings = settings.with_overrides(vector_store="faiss")
+    pipe, qs, fingerprint = bench_pipeline(
+        local_settings, dataset, data, questions, corpus_sample, seed
+    )
+    qs = sample(week_split(qs, weeks) if dataset == "realtimeqa" else qs, limit, seed)
+    target = shared.with_overrides(collection=f"bench_{Path(pipe.settings.index_dir).name}")
+    target = target.with_overrides(collection=target.collection.replace("-", "_"))
+    copied = migrate(Path(pipe.settings.index_dir), target, sample=10)
+    milvus_pipe = Pipeline(
+        pipe.settings.with_overrides(
+            vector_store=target.vector_store,
+            collection=target.collection,
+            milvus_index=target.milvus_index,
+        ),
+        embedder=pipe.embedder,
+    )
+    depth = max(KS[dataset])
+    use_asof = dataset == "realtimeqa"
+    systems = {
+        "ours_faiss": evaluate(make_rankers(pipe, depth, use_asof)["ours"], qs, dataset, True),
+        "ours_milvus": evaluate(_ours(milvus_pipe, depth, use_asof), qs, dataset, True),
+    }
+    docs, _, _ = load_dataset(dataset, data, questions)
+    few = random.Random(seed).sample(docs, min(ingest_articles, len(docs)))
+    ingest: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="newsrag-store-bench-") as tmp:
+        for name, extra in (
+            ("faiss", {"vector_store": "faiss", "index_dir": Path(tmp) / "index"}),
+            ("milvus", {"vector_store": shared.vector_store, "collection": "bench_ingest"}),
+        ):
+            p = Pipeline(pipe.settings.with_overrides(**extra), embedder=pipe.embedder)
+            if name == "milvus":
+                p.index.drop()  # type: ignore[attr-defined]
+                p = Pipeline(pipe.settings.with_overrides(**extra), embedder=pipe.embedder)
+            t = time.perf_counter()
+            report = p.ingest_documents(few)
+            seconds = time.perf_counter() - t
+            t = time.perf_counter()
+            p.delete(report.added[: max(1, len(report.added) // 10)])
+            ingest[name] = {
+                "articles": len(report.added),
+                "chunks": report.chunks,
+                "seconds": round(seconds, 2),
+                "chunks_per_s": round(report.chunks / seconds, 2) if seconds else None,
+                "delete_10pct_s": round(time.perf_counter() - t, 2),
+            }
+            if name == "milvus":
+                p.index.drop()  # type: ignore[attr-defined]
+    record: dict[str, Any] = {
+        "dataset": dataset,
+        "weeks": weeks,
+        "n_questions": len(qs),
+        "corpus": {
+            "documents": len(pipe.index.documents),
+            "chunks": len(pipe.index.chunks),
+            "fingerprint": fingerprint,
+            "index": str(pipe.settings.index_dir),
+            "milvus": f"{target.vector_store} ({target.collection}, {target.milvus_index})",
+        },
+        "migrate": copied,
+        "systems": systems,
+        "ingest": ingest,
+        "difference": {
+            k: round(systems["ours_milvus"][k] - systems["ours_faiss"][k], 4)
+            for k in systems["ours_faiss"]
+            if k.startswith(("recall", "mrr"))
+        },
+    }
+    _print(record)
+    print("milvus - faiss:", record["difference"])
+    for name, m in ingest.items():
+        print(
+            f"ingest {name:7} {m['articles']} articles / {m['chunks']} chunks in "
+            f"{m['seconds']} s ({m['chunks_per_s']} chunks/s); delete 10%: {m['delete_10pct_s']} s"
+        )
+    return record
+
+
+def _ours(pipe: Pipeline, depth: int, use_asof: bool) -> Ranker:
+    def ours(q: Question) -> list[str]:
+        query = pipe.query(q.text, None, q.as_of if use_asof else None)
+        return [h.chunk.doc_id for h in pipe.retriever.retrieve(query, k=depth)]
+
+    return ours
 
 
 def run_retrieval_bench(

@@ -1,4 +1,7 @@
-"""`newsrag bench scale --chunks N`: FAISS flat vs HNSW vs IVF at 100k-1M chunk vectors.
+"""`newsrag bench scale --chunks N`: FAISS flat vs HNSW vs IVF at 100k-1M chunk vectors, and
+with `--milvus URI` the Milvus path: the same vectors in a Milvus collection with the dense index
+the Milvus store makes (`milvus_index` FLAT or HNSW, rag/store/milvus.py), searched through
+pymilvus as the store searches, against the same exact (FAISS flat) neighbours.
 
 Vectors are synthetic but shaped like ours: unit vectors drawn around centres that are real
 MiniLM chunk vectors when a cached benchmark index exists (else random centres), with noise, so
@@ -85,7 +88,52 @@ def build(kind: str, vectors: np.ndarray) -> FaissStore | _IvfStore:
     raise ValueError(kind)
 
 
-def _knobs(kind: str, index: FaissStore | _IvfStore) -> Iterator[tuple[str, dict[str, int]]]:
+class _MilvusStore:
+    """The vectors in a Milvus collection (id + dense, the store's index), for the scale figure."""
+
+    def __init__(self, uri: str, kind: str, vectors: np.ndarray) -> None:
+        from pymilvus import DataType, MilvusClient
+
+        from rag.store.milvus import address, dense_index_params
+
+        self.client = MilvusClient(address(uri), timeout=600)
+        self.name = f"newsrag_scale_{kind.lower()}"
+        if self.client.has_collection(self.name):
+            self.client.drop_collection(self.name)
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("dense", DataType.FLOAT_VECTOR, dim=vectors.shape[1])
+        params = self.client.prepare_index_params()
+        params.add_index(field_name="dense", **dense_index_params(kind))
+        self.client.create_collection(self.name, schema=schema, index_params=params)
+        step = 5000
+        for i in range(0, len(vectors), step):
+            rows = [{"id": j, "dense": vectors[j]} for j in range(i, min(i + step, len(vectors)))]
+            self.client.insert(self.name, rows)
+        self.client.flush(self.name)
+        t0 = time.perf_counter()  # until the index is built over every row, as a served one
+        while time.perf_counter() - t0 < 1800:
+            info = self.client.describe_index(self.name, "dense")
+            if not info.get("pending_index_rows") and info.get("indexed_rows", 0) >= len(vectors):
+                break
+            time.sleep(1.0)
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        from rag.store.milvus import DENSE_SEARCH
+
+        res = self.client.search(
+            self.name, data=[query], anns_field="dense", limit=k, search_params=DENSE_SEARCH
+        )
+        return [(int(h["id"]), float(h["distance"])) for h in res[0]]
+
+    def drop(self) -> None:
+        self.client.drop_collection(self.name)
+        self.client.close()
+
+
+def _knobs(
+    kind: str, index: FaissStore | _IvfStore | _MilvusStore
+) -> Iterator[tuple[str, dict[str, int]]]:
     """Search-time settings swept without rebuilding (HNSW efSearch, IVF nprobe), set in turn."""
     if kind == "hnsw":
         graph = faiss.downcast_index(index.index.index)
@@ -109,7 +157,9 @@ def run_scale_bench(
     kinds: tuple[str, ...] = ("flat", "hnsw", "ivf"),
     seed: int = 0,
     noise: float = 0.6,
+    milvus: str | None = None,
 ) -> dict[str, Any]:
+    """`kinds` of FAISS index, then (with a `milvus` URI) the Milvus FLAT and HNSW paths."""
     rng = np.random.default_rng(seed)
     dim = 384
     centres = _centres(cache_dir, dim, rng)
@@ -118,14 +168,21 @@ def run_scale_bench(
     faiss.omp_set_num_threads(max(1, faiss.omp_get_max_threads()))
     results: dict[str, Any] = {}
     truth: np.ndarray | None = None
-    for kind in kinds:
+    if milvus and "flat" not in kinds:
+        kinds = ("flat", *kinds)  # the exact neighbours every recall is measured against
+    runs = [*kinds, *(("milvus-FLAT", "milvus-HNSW") if milvus else ())]
+    for kind in runs:
         before = _rss_mb()
         t = time.perf_counter()
-        index = build(kind, vectors)
+        index: FaissStore | _IvfStore | _MilvusStore
+        if kind.startswith("milvus-"):
+            index = _MilvusStore(str(milvus), kind.removeprefix("milvus-"), vectors)
+        else:
+            index = build(kind, vectors)
         build_s = time.perf_counter() - t
         mem = _rss_mb() - before
-        inner = index.index
-        size_mb = len(faiss.serialize_index(inner)) / 2**20
+        inner = getattr(index, "index", None)
+        size_mb = len(faiss.serialize_index(inner)) / 2**20 if inner is not None else 0.0
         for label, knob in _knobs(kind, index):
             ms = []
             found = []
@@ -160,6 +217,8 @@ def run_scale_bench(
                 f"p50 {r['p50_ms']:>8} ms  p95 {r['p95_ms']:>8} ms  recall@10 "
                 f"{r['recall@10_vs_flat']}"
             )
+        if isinstance(index, _MilvusStore):
+            index.drop()
         del index
     return {
         "bench": "scale",
@@ -172,5 +231,11 @@ def run_scale_bench(
         "settings": {
             "hnsw": {"M": 32, "efConstruction": 80, "efSearch": "64, 128 (store default), 256"},
             "ivf": {"nlist": "4*sqrt(N)", "nprobe": "max(8, nlist/64)"},
+            "milvus": {
+                "uri": milvus,
+                "HNSW": {"M": 32, "efConstruction": 80, "ef": 128},
+                "note": "build_s includes inserting over gRPC, flush and load; index_mb 0: "
+                "held by Milvus",
+            },
         },
     }

@@ -107,6 +107,20 @@ STATE_ID = "__state__"
 MAX_TITLE = 1000  # characters of the title kept for filters (the whole title is in the meta)
 ANALYZER = {"tokenizer": "standard"}  # the words are ours (bm25_words); it only splits them
 BM25 = {"bm25_k1": 1.5, "bm25_b": 0.75}  # bm25s's defaults, as the local index uses
+DENSE_SEARCH = {"metric_type": "IP", "params": {"ef": 128}}  # ef: HNSW's (FLAT ignores it)
+
+
+def dense_index_params(kind: str) -> dict[str, Any]:
+    """Milvus index of the dense vectors: FLAT (exact) or HNSW like the FAISS store's."""
+    if kind == "HNSW":
+        return {
+            "index_type": "HNSW",
+            "metric_type": "IP",
+            "params": {"M": 32, "efConstruction": 80},
+        }
+    return {"index_type": "FLAT", "metric_type": "IP"}
+
+
 _NOT_WORD = re.compile(r"\W")
 
 
@@ -176,7 +190,7 @@ def _pieces(text: str) -> list[str]:
 class MilvusIndex(Catalog):
     """The index held by Milvus; documents and chunks mirrored in memory (see the module)."""
 
-    def __init__(self, uri: str, collection: str, dim: int) -> None:
+    def __init__(self, uri: str, collection: str, dim: int, dense_index: str = "FLAT") -> None:
         super().__init__()
         if not collection.replace("_", "").isalnum():
             raise ConfigError(f"collection {collection!r}: use letters, digits and _ only")
@@ -185,6 +199,7 @@ class MilvusIndex(Catalog):
         self.chunks_name = f"{collection}_chunks"
         self.docs_name = f"{collection}_docs"
         self.dim = dim
+        self.dense_index = dense_index  # for a new collection; an existing one keeps its own
         self._address = address(uri)
         self._client: MilvusClient | None = None
         self._lock = threading.RLock()
@@ -193,8 +208,8 @@ class MilvusIndex(Catalog):
         self._pending_delete: set[str] = set()
 
     @classmethod
-    def open(cls, uri: str, collection: str, dim: int) -> MilvusIndex:
-        index = cls(uri, collection, dim)
+    def open(cls, uri: str, collection: str, dim: int, dense_index: str = "FLAT") -> MilvusIndex:
+        index = cls(uri, collection, dim, dense_index)
         index.refresh()
         return index
 
@@ -257,7 +272,7 @@ class MilvusIndex(Catalog):
             )
         )
         params = client.prepare_index_params()
-        params.add_index(field_name="dense", index_type="FLAT", metric_type="IP")
+        params.add_index(field_name="dense", **dense_index_params(self.dense_index))
         params.add_index(
             field_name="sparse",
             index_type="SPARSE_INVERTED_INDEX",
@@ -425,7 +440,7 @@ class MilvusIndex(Catalog):
         expr = filter_expr(filters, doc_ids)
         q = np.asarray(qvec, dtype=np.float32).reshape(-1)
         dense_req = AnnSearchRequest(
-            data=[q], anns_field="dense", param={"metric_type": "IP"}, limit=n, expr=expr
+            data=[q], anns_field="dense", param=DENSE_SEARCH, limit=n, expr=expr
         )
         words = bm25_words(text)
         lexical_req = AnnSearchRequest(
@@ -460,10 +475,13 @@ class MilvusIndex(Catalog):
                         anns_field=field,
                         limit=n,
                         filter=expr,
-                        search_params={"metric_type": metric},
+                        search_params=params,
                         output_fields=fields,
                     )[0]
-                    for d, field, metric in ((q, "dense", "IP"), (words or "_", "sparse", "BM25"))
+                    for d, field, params in (
+                        (q, "dense", DENSE_SEARCH),
+                        (words or "_", "sparse", {"metric_type": "BM25"}),
+                    )
                 ]
                 vec = {h["id"]: h["entity"]["dense"] for leg in legs for h in leg}
                 ranked = rrf(
