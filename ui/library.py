@@ -14,6 +14,7 @@ one queue group of one at a time, so concurrent users' changes are committed one
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +42,10 @@ class LibraryTab:
 
 def upload_dir(pipe: Pipeline) -> Path:
     """Where uploaded files land before they are indexed: beside a local index; for an index
-    in Milvus (no local index folder) in this server's cache, per collection."""
+    in Milvus (a stateless server, no local index folder) in a temporary folder."""
     s = pipe.settings
     if s.shared_store:
-        return Path(s.cache_dir) / "uploads" / s.collection
+        return Path(tempfile.gettempdir()) / "newsrag-uploads" / s.collection
     index = Path(s.index_dir)
     return index.parent / f"{index.name}-uploads"
 
