@@ -55,6 +55,35 @@ class Catalog:
         """Catch up with writes by other processes (a shared store); the local index is its
         own source of truth and has nothing to catch up with."""
 
+    # what each index implements over its own stores
+    def hybrid(
+        self,
+        text: str,
+        qvec: np.ndarray,
+        filters: Filters,
+        n: int,
+        rrf_k: int,
+        dense_weight: float = 1.0,
+        lexical_weight: float = 1.0,
+    ) -> list[Hit]:
+        """The first stage of retrieval: the `n` best chunks by cosine and the `n` best by BM25,
+        both among the chunks the filters allow, fused by weighted reciprocal rank."""
+        raise NotImplementedError
+
+    def add(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def delete(self, doc_ids: Iterable[str]) -> list[str]:
+        """Remove documents (at the next commit); returns the ids that were present."""
+        raise NotImplementedError
+
+    def commit(self) -> object:
+        """Make the adds and deletes since the last commit durable and visible, at once."""
+        raise NotImplementedError
+
+    def refresh_lexical(self) -> None:
+        """Bring BM25 up to date with the adds and deletes (before a search)."""
+
     def doc_chunks(self, doc_id: str) -> list[Chunk]:
         if self._by_doc is None:
             table: dict[str, list[Chunk]] = {}
@@ -205,8 +234,6 @@ class Index(Catalog):
         dense_weight: float = 1.0,
         lexical_weight: float = 1.0,
     ) -> list[Hit]:
-        """The first stage of retrieval: the `n` best chunks by cosine and the `n` best by BM25,
-        both among the rows the filters allow, fused by weighted reciprocal rank."""
         allowed = self.allowed_rows(filters)
         if allowed is not None and len(allowed) == 0:
             return []

@@ -18,7 +18,7 @@ from datetime import date
 import numpy as np
 
 from rag.embed import Embedder
-from rag.index import Index, matches, named_titles
+from rag.index import Catalog, matches, named_titles
 from rag.settings import Settings
 from rag.terms import names
 from rag.types import Filters, Hit, Query
@@ -26,7 +26,7 @@ from rag.types import Filters, Hit, Query
 
 class Retriever:
     def __init__(
-        self, index: Index, embedder: Embedder, settings: Settings, reranker: object = None
+        self, index: Catalog, embedder: Embedder, settings: Settings, reranker: object = None
     ) -> None:
         self.index = index
         self.embedder = embedder

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 from rag.load import load_file
 from rag.pipeline import Pipeline
@@ -330,6 +331,8 @@ def run_store_comparison(
     target = shared.with_overrides(collection=f"bench_{Path(pipe.settings.index_dir).name}")
     target = target.with_overrides(collection=target.collection.replace("-", "_"))
     copied = migrate(Path(pipe.settings.index_dir), target, sample=10)
+    rss = psutil.Process().memory_info().rss
+    t = time.perf_counter()
     milvus_pipe = Pipeline(
         pipe.settings.with_overrides(
             vector_store=target.vector_store,
@@ -338,6 +341,14 @@ def run_store_comparison(
         ),
         embedder=pipe.embedder,
     )
+    mirror = {  # what a fresh app server reads at start, and what each question costs it
+        "load_s": round(time.perf_counter() - t, 2),
+        "rss_mb": round((psutil.Process().memory_info().rss - rss) / 2**20, 1),
+    }
+    t = time.perf_counter()
+    for _ in range(20):
+        milvus_pipe.index.refresh()
+    mirror["refresh_unchanged_ms"] = round((time.perf_counter() - t) / 20 * 1000, 2)
     depth = max(KS[dataset])
     use_asof = dataset == "realtimeqa"
     systems = {
@@ -382,6 +393,7 @@ def run_store_comparison(
             "milvus": f"{target.vector_store} ({target.collection}, {target.milvus_index})",
         },
         "migrate": copied,
+        "mirror": mirror,
         "systems": systems,
         "ingest": ingest,
         "difference": {
@@ -392,6 +404,10 @@ def run_store_comparison(
     }
     _print(record)
     print("milvus - faiss:", record["difference"])
+    print(
+        f"a server's mirror: read in {mirror['load_s']} s, {mirror['rss_mb']} MB; refresh "
+        f"with nothing new {mirror['refresh_unchanged_ms']} ms"
+    )
     for name, m in ingest.items():
         print(
             f"ingest {name:7} {m['articles']} articles / {m['chunks']} chunks in "

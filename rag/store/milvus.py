@@ -526,9 +526,6 @@ class MilvusIndex(Catalog):
         self.changed()
         return gone
 
-    def refresh_lexical(self) -> None:
-        """BM25 lives in Milvus, written with the chunks: nothing to rebuild."""
-
     def commit(self) -> None:
         """Make the pending adds and deletes visible to every reader at once (see the module)."""
         adds, deletes = self._pending_add, sorted(self._pending_delete)
