@@ -160,7 +160,7 @@ def _run(args: argparse.Namespace, settings: SettingsFn) -> int:
         else:
             pipe = Pipeline(settings(args))
             if not pipe.index.documents:
-                raise EvalError(f"{pipe.settings.index_dir}: the index is empty (or missing)")
+                raise EvalError(f"{pipe.settings.store_name}: the index is empty (or missing)")
         judge = None
         if args.judge:
             from rag.eval.judge import openai_judge

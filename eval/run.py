@@ -301,7 +301,7 @@ def _provenance(pipe: Any, suite_path: str | None, started: datetime) -> dict[st
         "checker": pipe.checker.version,
         "llm": getattr(llm, "name", s.llm_backend),
         "suite": suite_path,
-        "index": str(s.index_dir),
+        "index": s.store_name,
         "documents": len(pipe.index.documents),
         "settings": {
             k: getattr(s, k)
@@ -385,10 +385,12 @@ def gate(
 
 
 def index_articles(settings: Settings, paths: Sequence[str | Path], index_dir: Path, **kw: Any):
-    """A Pipeline over a fresh index of `paths` (for `eval run --articles`); load errors raise."""
+    """A Pipeline over a fresh local index of `paths` (for `eval run --articles`; never the
+    shared store, whose collection the run would change); load errors raise."""
     from rag.pipeline import Pipeline
 
-    pipe = Pipeline(settings.with_overrides(index_dir=Path(index_dir)), **kw)
+    local = "faiss" if settings.shared_store else settings.vector_store
+    pipe = Pipeline(settings.with_overrides(index_dir=Path(index_dir), vector_store=local), **kw)
     report = pipe.ingest(paths)
     if report.errors:
         problems = "; ".join(f"{e.path}: {e.problem}" for e in report.errors)

@@ -292,11 +292,35 @@ def test_cli_store_and_collection_on_every_command(
     assert "Mara Lindqvist" in answer["answer"] and not answer["refused"]
     assert main(["doctor", *store]) == 0
     assert "4 documents" in capsys.readouterr().out
+    lighthouse = next(d["id"] for d in listed if "Lighthouse" in d["title"])
+    assert main(["summarize", "--json", "--doc", lighthouse, *store]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["sentences"] and all(
+        c["doc_id"] == lighthouse for s in summary["sentences"] for c in s["citations"]
+    )
     assert main(["delete", listed[0]["id"], *store]) == 0
     assert main(["documents", *store]) == 0
     assert "3 documents" in capsys.readouterr().out
     assert main(["documents", "--store", "milvus:nowhere", "--llm-backend", "extractive"]) == 2
     assert "milvus:PATH.db or milvus://host:port" in capsys.readouterr().err
+
+
+def test_eval_runs_against_a_milvus_index(
+    lite: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rag.cli import main
+    from rag.settings import PROJECT_ROOT
+
+    store = ["--store", lite, "--llm-backend", "extractive"]
+    assert main(["ingest", "--quiet", str(CORPUS), *store]) == 0
+    suite = PROJECT_ROOT / "eval" / "suites" / "seed.jsonl"
+    out = tmp_path / "run"
+    assert (
+        main(["eval", "run", str(suite), "--limit", "2", "--out", str(out), "--quiet", *store]) == 0
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["index"] == f"{lite} (collection newsrag)"
+    assert summary["counts"]["cases"] == 2
 
 
 def test_errors_name_the_store_and_the_problem(
