@@ -381,17 +381,11 @@ def run_store_comparison(
             }
             if name == "milvus":
                 p.index.drop()  # type: ignore[attr-defined]
-    record: dict[str, Any] = {
-        "dataset": dataset,
-        "weeks": weeks,
-        "n_questions": len(qs),
-        "corpus": {
-            "documents": len(pipe.index.documents),
-            "chunks": len(pipe.index.chunks),
-            "fingerprint": fingerprint,
-            "index": str(pipe.settings.index_dir),
-            "milvus": f"{target.vector_store} ({target.collection}, {target.milvus_index})",
-        },
+    record = _head(dataset, weeks, qs, pipe, fingerprint)
+    record["corpus"]["milvus"] = (
+        f"{target.vector_store} ({target.collection}, {target.milvus_index})"
+    )
+    record |= {
         "migrate": copied,
         "mirror": mirror,
         "systems": systems,
@@ -414,6 +408,23 @@ def run_store_comparison(
             f"{m['seconds']} s ({m['chunks_per_s']} chunks/s); delete 10%: {m['delete_10pct_s']} s"
         )
     return record
+
+
+def _head(
+    dataset: str, weeks: str, qs: list[Question], pipe: Pipeline, fingerprint: str
+) -> dict[str, Any]:
+    """What every retrieval record starts with: the questions asked and the corpus searched."""
+    return {
+        "dataset": dataset,
+        "weeks": weeks,
+        "n_questions": len(qs),
+        "corpus": {
+            "documents": len(pipe.index.documents),
+            "chunks": len(pipe.index.chunks),
+            "fingerprint": fingerprint,
+            "index": str(pipe.settings.index_dir),
+        },
+    }
 
 
 def _ours(pipe: Pipeline, depth: int, use_asof: bool) -> Ranker:
@@ -445,16 +456,8 @@ def run_retrieval_bench(
     systems = {}
     for name, rank in tqdm(rankers.items(), desc="systems"):
         systems[name] = evaluate(rank, qs, dataset, intervals=True)
-    record: dict[str, Any] = {
-        "dataset": dataset,
-        "weeks": weeks,
-        "n_questions": len(qs),
-        "corpus": {
-            "documents": len(pipe.index.documents),
-            "chunks": len(pipe.index.chunks),
-            "fingerprint": fingerprint,
-            "index": str(pipe.settings.index_dir),
-        },
+    record = _head(dataset, weeks, qs, pipe, fingerprint)
+    record |= {
         "systems": systems,
         "settings": {
             **pipe.settings.index_fields(),
