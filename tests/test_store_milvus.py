@@ -369,3 +369,30 @@ def test_long_documents_are_stored_in_pieces(embedder: Embedder, lite: str, tmp_
     assert all(doc.text[c.start : c.end] == c.text for c in b.index.chunks.values())
     vectors = b.index.vectors_of(sorted(b.index.chunks))  # type: ignore[attr-defined]
     assert all(np.isclose(np.linalg.norm(v), 1.0, atol=1e-4) for v in vectors.values())
+
+
+def test_a_lite_database_held_by_another_process_is_one_clear_error(
+    embedder: Embedder, lite: str
+) -> None:
+    import subprocess
+
+    holder = _pipe(embedder, vector_store=lite)
+    holder.documents()  # this process now holds the Lite folder
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rag.cli",
+            "documents",
+            "--store",
+            lite,
+            "--llm-backend",
+            "extractive",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: store milvus:") and "another process holds" in r.stderr
+    assert "milvus-lite server --data-dir" in r.stderr and "Traceback" not in r.stderr

@@ -81,22 +81,28 @@ from rag.terms import tokens
 from rag.types import Chunk, Document, Filters, Hit
 
 
-class _NoTimestampNoise(logging.Filter):
-    """Milvus Lite has no AllocTimestamp call: its in-process server logs the refusal and
-    pymilvus warns at every query iterator, then uses the client's time, which is right for a
-    Strong-consistency collection. Only those two messages are dropped."""
+class _KnownNoise(logging.Filter):
+    """Messages this module turns into one clear error, or that say nothing to a user: Milvus
+    Lite has no AllocTimestamp call (its in-process server logs the refusal and pymilvus warns
+    at every query iterator, then uses the client's time, right for a Strong-consistency
+    collection), and a Lite folder locked by another process (reported by `_connect`)."""
+
+    NOISE = ("mvccTs", "Method not implemented", "AllocTimestamp", "holds the lock")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        return "mvccTs" not in text and not (
-            "Method not implemented" in text or "AllocTimestamp" in str(record.exc_info)
-        )
+        text = record.getMessage() + str(record.exc_info)
+        return not any(n in text for n in self.NOISE)
 
 
-for _name in ("pymilvus", "grpc._server"):
-    logging.getLogger(_name).addFilter(_NoTimestampNoise())
+for _name in (
+    "pymilvus",
+    "pymilvus.client.iterator.query_iterator",
+    "grpc._server",
+    "milvus_lite.server_manager",
+):  # a logger's filters see only its own records: each one that writes them
+    logging.getLogger(_name).addFilter(_KnownNoise())
     for _handler in logging.getLogger(_name).handlers:
-        _handler.addFilter(_NoTimestampNoise())
+        _handler.addFilter(_KnownNoise())
 
 FORMAT = 2
 BATCH = 1000  # rows per write call: well under gRPC's message size at 384-d
@@ -153,6 +159,23 @@ def address(uri: str) -> str:
         )
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     return str(Path(path).resolve())
+
+
+def _held_elsewhere(path: str) -> bool:
+    """Whether a Milvus Lite folder's lock is held (by another process: a failed open of ours
+    releases it)."""
+    import fcntl
+
+    lock = Path(path) / "LOCK"
+    if path.startswith("http") or not lock.exists():
+        return False
+    with lock.open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+    return False
 
 
 def _quote(value: str) -> str:
@@ -234,14 +257,17 @@ class MilvusIndex(Catalog):
                 self._create(client)
             client.load_collection(self.docs_name)
             client.load_collection(self.chunks_name)
-        except MilvusException as e:
+        except Exception as e:  # a refused connection, Lite's folder lock, a Milvus error
+            if _held_elsewhere(self._address):
+                raise IndexStoreError(
+                    f"store {self.uri}: another process holds this Milvus Lite database (Lite "
+                    "serves one process at a time); to share it, serve it with `milvus-lite "
+                    f"server --data-dir {self._address} --port 19530` and use "
+                    "--store milvus://127.0.0.1:19530 everywhere"
+                ) from e
             raise IndexStoreError(
                 f"store {self.uri}: cannot open the index {self.name!r} at {self._address}: "
-                f"{e.message}"
-            ) from e
-        except Exception as e:  # Lite's folder lock, a refused connection
-            raise IndexStoreError(
-                f"store {self.uri}: cannot open Milvus at {self._address}: {e}"
+                f"{getattr(e, 'message', e)}"
             ) from e
         return client
 
