@@ -375,8 +375,11 @@ def test_a_context_manager_stops_it_and_a_dying_server_is_reported(
     broken = tmp_path / "bin" / "broken"
     broken.write_text("#!/bin/sh\necho 'error: cannot load the model' >&2\nexit 3\n")
     broken.chmod(0o755)
-    with pytest.raises(ModelError, match="cannot load the model"):
-        LlamaServer(settings.with_overrides(llm_server_bin=broken)).start()
+    dead = LlamaServer(settings.with_overrides(llm_server_bin=broken))
+    with pytest.raises(ModelError, match="cannot load the model") as e:
+        dead.start()
+    assert dead.log_path is not None and str(dead.log_path) in str(e.value)  # kept, named
+    dead.log_path.unlink()
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
@@ -389,15 +392,15 @@ def test_no_server_outlives_a_killed_python(fake: tuple[Settings, Path], tmp_pat
         from rag.settings import Settings
         s = Settings(**{json.loads(settings.model_dump_json())!r})
         server = LlamaServer(s).start()
-        print(server.process.pid, flush=True)
+        print(server.process.pid, server.log_path, flush=True)
         time.sleep(60)
         """
     )
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT))
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env)
     assert parent.stdout is not None
-    line = parent.stdout.readline()
-    child = int(line)
+    pid, log = parent.stdout.readline().split()
+    child = int(pid)
     assert not _gone(child)
     parent.send_signal(signal.SIGKILL)  # no atexit, no finally: only the kernel can stop it
     parent.wait()
@@ -405,6 +408,7 @@ def test_no_server_outlives_a_killed_python(fake: tuple[Settings, Path], tmp_pat
     while not _gone(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _gone(child)
+    Path(log.decode()).unlink()  # the killed Python could not
 
 
 def test_llm_serve_without_the_binary_says_make_setup(

@@ -156,6 +156,8 @@ class LlamaServer:
             # the port asked for, else the last one (a restarted server keeps its URL), else any
             port = self.port or free_port()
             command = self.command(port)
+            if self.log_path is not None:  # a server that died: its log goes with it
+                self.log_path.unlink(missing_ok=True)
             fd, log = tempfile.mkstemp(prefix="newsrag-llama-server-", suffix=".log")
             os.close(fd)
             self.log_path = Path(log)
