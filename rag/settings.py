@@ -144,8 +144,8 @@ class Settings(BaseSettings):
     # much aid did the US Congress fail to approve?" now sums to 2.62 (the others not re-run)
     answer_check_min: float = 2.5
 
-    # LLM seam
-    llm_backend: Literal["local", "openai", "extractive"] = "local"
+    # LLM seam: "server" runs llama.cpp's own server on loopback (parallel slots; rag/llm/server.py)
+    llm_backend: Literal["local", "server", "openai", "extractive"] = "local"
     llm_model: str = "qwen2.5-coder-1.5b"  # a packaged model name or a path to a GGUF file
     llm_context: int = 2048
     llm_threads: int = Field(default_factory=lambda: max(1, min(4, os.cpu_count() or 1)))
@@ -156,9 +156,17 @@ class Settings(BaseSettings):
     # a file recording the local model's replies and yes/no scores by exact prompt, replayed on
     # reruns (benchmarks of the checker and refusal rules; rag/llm/replay.py). None = off.
     llm_replay: Path | None = None
+    # llm_backend "server": parallel slots of llm_context tokens each (continuous batching), and
+    # the llama-server binary (None: the one `make setup` caches under cache_dir/bin)
+    llm_server_slots: int = Field(default=4, ge=1)
+    llm_server_bin: Path | None = None
     openai_base_url: str = "http://127.0.0.1:11434/v1"
     openai_model: str = "qwen2.5:1.5b-instruct"
     openai_api_key_env: str = "OPENAI_API_KEY"
+    # the server returns the first token's top log-probabilities (vLLM, llama-server and OpenAI
+    # do; not every server does): the answerability gate and the answer check then read their
+    # yes/no scores from it (rag/judge.py). Off: those checks are skipped for this backend
+    openai_logprobs: bool = False
 
     # summaries
     summary_sentences: int = 5

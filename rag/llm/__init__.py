@@ -1,13 +1,16 @@
 """LLM seam: one small protocol, backends registered by name.
 
-`local` (default) runs the packaged GGUF with llama.cpp, no network; `openai` talks to any
-OpenAI-compatible server (Ollama, vLLM, llama.cpp server, LM Studio, OpenAI) and is opt-in;
+`local` (default) runs the packaged GGUF with llama.cpp, no network; `server` runs it in
+llama.cpp's own server on loopback (parallel slots) and talks to it as `openai` does;
+`openai` talks to any OpenAI-compatible server (Ollama, vLLM, llama.cpp server, LM Studio,
+OpenAI) and is opt-in;
 `extractive` writes no new words at all: it answers with the best evidence sentences, which
 makes it a fast, model-free mode and the fake that tests run through the real code paths.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,7 +51,7 @@ def register(name: str) -> Callable[[Callable[[Settings], LLM]], Callable[[Setti
 
 def load_llm(settings: Settings) -> LLM:
     """The backend named by `settings.llm_backend`."""
-    from rag.llm import extractive, local, openai  # noqa: F401  (registration)
+    from rag.llm import extractive, local, openai, server  # noqa: F401  (registration)
 
     name = settings.llm_backend
     if name not in _BACKENDS:
@@ -65,3 +68,19 @@ def chatml(messages: list[ChatMessage]) -> str:
         out.append(f"<|im_start|>{m.role.value}\n{m.content}<|im_end|>\n")
     out.append("<|im_start|>assistant\n")
     return "".join(out)
+
+
+_TURN = re.compile(r"<\|im_start\|>(\w+)\n(.*?)<\|im_end\|>\n", re.DOTALL)
+
+
+def unchatml(prompt: str) -> list[ChatMessage]:
+    """The messages `chatml` wrote `prompt` from (it must end open for the assistant), so a
+    prompt built for the in-process model can be asked of a chat API."""
+    end = "<|im_start|>assistant\n"
+    if not prompt.endswith(end):
+        raise ValueError("not a ChatML prompt open for the assistant's turn")
+    body = prompt[: -len(end)]
+    turns = list(_TURN.finditer(body))
+    if not turns or "".join(m.group(0) for m in turns) != body:
+        raise ValueError("not a ChatML prompt: text outside <|im_start|>…<|im_end|> turns")
+    return [ChatMessage(role=m.group(1), content=m.group(2)) for m in turns]

@@ -1,7 +1,9 @@
 """Opt-in backend: any OpenAI-compatible server, through llama-index's OpenAILike.
 
 Base URL, model and the name of the environment variable holding the key come from settings
-(`NEWSRAG_OPENAI_BASE_URL`, `NEWSRAG_OPENAI_MODEL`, `NEWSRAG_OPENAI_API_KEY_ENV`).
+(`NEWSRAG_OPENAI_BASE_URL`, `NEWSRAG_OPENAI_MODEL`, `NEWSRAG_OPENAI_API_KEY_ENV`). With
+`NEWSRAG_OPENAI_LOGPROBS` (and always behind `llm_backend = "server"`, rag.llm.server) the
+yes/no judge (rag.judge) asks the server for the first answer token's top log-probabilities.
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
+from rag.errors import ModelError
 from rag.llm import ChatMessage, register
 from rag.settings import Settings
+
+TOP_LOGPROBS = 20  # the most the OpenAI API gives; llama-server and vLLM give as many
 
 
 class OpenAICompatibleLLM:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.name = f"openai:{settings.openai_model}@{settings.openai_base_url}"
+        self.token_logprobs = settings.openai_logprobs  # rag.judge.gives_token_probabilities
 
     @cached_property
     def llama_index_llm(self) -> Any:
@@ -43,6 +49,61 @@ class OpenAICompatibleLLM:
 
     def complete(self, messages: list[ChatMessage], max_tokens: int) -> str:
         return "".join(self.stream(messages, max_tokens))
+
+    @cached_property
+    def client(self) -> Any:
+        """The plain OpenAI client on the same server, for what llama-index does not expose."""
+        from openai import OpenAI
+
+        s = self.settings
+        return OpenAI(
+            base_url=s.openai_base_url,
+            api_key=os.environ.get(s.openai_api_key_env, "not-needed"),
+            timeout=120,
+        )
+
+    def first_token_logprobs(self, messages: list[ChatMessage]) -> dict[str, float]:
+        """The top log-probabilities of the first token of the reply to `messages`, by token
+        text: one greedy token, asked with `logprobs` and `top_logprobs` (rag.judge reads its
+        yes/no scores from them)."""
+        response = self.client.chat.completions.create(
+            model=self.settings.openai_model,
+            messages=[{"role": m.role.value, "content": m.content or ""} for m in messages],
+            max_tokens=1,
+            temperature=0.0,
+            logprobs=True,
+            top_logprobs=TOP_LOGPROBS,
+        )
+        return first_token_top_logprobs(response.model_dump(), self.name)
+
+
+def first_token_top_logprobs(
+    response: dict[str, Any], where: str = "the server"
+) -> dict[str, float]:
+    """{token text: log-probability} of the first generated token's `top_logprobs` in a chat
+    completion's JSON (`choices[0].logprobs.content[0].top_logprobs`); a text seen twice (two
+    tokens that print alike) gets their summed probability. ModelError when there are none:
+    the server does not return log-probabilities (turn `openai_logprobs` off for it)."""
+    import math
+
+    try:
+        first = response["choices"][0]["logprobs"]["content"][0]
+        top = first["top_logprobs"] or []
+    except (KeyError, IndexError, TypeError) as e:
+        raise ModelError(
+            f"{where} returned no token log-probabilities for a chat completion "
+            "(set NEWSRAG_OPENAI_LOGPROBS=false for a server that cannot give them)"
+        ) from e
+    out: dict[str, float] = {}
+    for t in top:
+        token, logprob = t["token"], float(t["logprob"])
+        if token in out:
+            hi, lo = max(out[token], logprob), min(out[token], logprob)
+            logprob = hi + math.log1p(math.exp(lo - hi))
+        out[token] = logprob
+    if not out:
+        raise ModelError(f"{where} returned an empty top_logprobs list")
+    return out
 
 
 register("openai")(OpenAICompatibleLLM)
