@@ -107,6 +107,7 @@ for _name in (
 FORMAT = 2
 BATCH = 1000  # rows per write call: well under gRPC's message size at 384-d
 READ_BATCH = 200  # document ids per `in [...]` read
+FULL_READ = 1  # more new documents than this x those held: read every row in one pass
 PIECE_CHARS = 16000  # a document's text in pieces: 4 bytes a character at most < 65535 bytes
 TIMEOUT = 60.0  # seconds per call; a server that does not answer fails instead of hanging
 STATE_ID = "__state__"
@@ -299,6 +300,8 @@ class MilvusIndex(Catalog):
         )
         params = client.prepare_index_params()
         params.add_index(field_name="dense", **dense_index_params(self.dense_index))
+        for field in ("visible", "doc_id", "source_key", "published_at"):  # the filters' fields
+            params.add_index(field_name=field, index_type="INVERTED")
         params.add_index(
             field_name="sparse",
             index_type="SPARSE_INVERTED_INDEX",
@@ -319,6 +322,8 @@ class MilvusIndex(Catalog):
         docs.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field
         params = client.prepare_index_params()
         params.add_index(field_name="unused", index_type="FLAT", metric_type="L2")
+        for field in ("visible", "doc_id", "piece"):
+            params.add_index(field_name=field, index_type="INVERTED")
         client.create_collection(
             self.docs_name, schema=docs, index_params=params, consistency_level="Strong"
         )
@@ -393,8 +398,11 @@ class MilvusIndex(Catalog):
             if gone:
                 for cid in [c for c, ch in self.chunks.items() if ch.doc_id in gone]:
                     del self.chunks[cid]
-            for i in range(0, len(new), READ_BATCH):
-                self._load(client, new[i : i + READ_BATCH])
+            if len(new) > FULL_READ * max(1, len(self.documents)):  # a new server: one pass
+                self._load(client, None, set(new))
+            else:
+                for i in range(0, len(new), READ_BATCH):
+                    self._load(client, new[i : i + READ_BATCH], set(new[i : i + READ_BATCH]))
             self._state = token
             if gone or new:
                 self.generation += 1
@@ -410,11 +418,19 @@ class MilvusIndex(Catalog):
         finally:
             it.close()
 
-    def _load(self, client: MilvusClient, doc_ids: list[str]) -> None:
+    def _load(self, client: MilvusClient, doc_ids: list[str] | None, wanted: set[str]) -> None:
+        """Read the `wanted` documents and their chunks into the mirror: by id, or (`doc_ids`
+        None) in one pass over every visible row, cheaper than many `in` filters at start."""
         pieces: dict[str, dict[int, str]] = {}
         metas: dict[str, dict[str, Any]] = {}
-        expr = _in("doc_id", doc_ids) + " and visible == true"
+        expr = (
+            "visible == true"
+            if doc_ids is None
+            else _in("doc_id", doc_ids) + " and visible == true"
+        )
         for r in self._iterate(client, self.docs_name, expr, ["doc_id", "piece", "meta", "text"]):
+            if r["doc_id"] not in wanted:
+                continue
             pieces.setdefault(r["doc_id"], {})[r["piece"]] = r["text"]
             if r["piece"] == 0:
                 metas[r["doc_id"]] = r["meta"]
@@ -428,7 +444,7 @@ class MilvusIndex(Catalog):
             fields["guessed"] = tuple(fields.get("guessed") or ())
             self.documents[doc_id] = Document(id=doc_id, text=text, **fields)
         for r in self._iterate(client, self.chunks_name, expr, ["id", "doc_id", "span"]):
-            doc = self.documents.get(r["doc_id"])
+            doc = self.documents.get(r["doc_id"]) if r["doc_id"] in wanted else None
             if doc is None:
                 continue
             sp = r["span"]
