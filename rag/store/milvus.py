@@ -110,6 +110,10 @@ READ_BATCH = 200  # document ids per `in [...]` read
 FULL_READ = 1  # more new documents than this x those held: read every row in one pass
 PIECE_CHARS = 16000  # a document's text in pieces: 4 bytes a character at most < 65535 bytes
 TIMEOUT = 60.0  # seconds per call; a server that does not answer fails instead of hanging
+# pymilvus pings every 10 s even when idle; gRPC servers on their defaults (Milvus Lite's)
+# answer an idle client pinging more often than every 5 minutes with "too many pings" and
+# close the connection: an app server idle between questions lost its store that way
+GRPC_OPTIONS = {"grpc.keepalive_time_ms": 300_000, "grpc.keepalive_permit_without_calls": False}
 STATE_ID = "__state__"
 MAX_TITLE = 1000  # characters of the title kept for filters (the whole title is in the meta)
 ANALYZER = {"tokenizer": "standard"}  # the words are ours (bm25_words); it only splits them
@@ -170,6 +174,10 @@ def _held_elsewhere(path: str) -> bool:
     lock = Path(path) / "LOCK"
     if path.startswith("http") or not lock.exists():
         return False
+    from milvus_lite.server_manager import server_manager_instance
+
+    if str(Path(path).resolve()) in server_manager_instance._servers:
+        return False  # this process serves it: the failure is another one
     with lock.open("a") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -253,7 +261,7 @@ class MilvusIndex(Catalog):
 
     def _connect(self) -> MilvusClient:
         try:
-            client = MilvusClient(self._address, timeout=TIMEOUT)
+            client = MilvusClient(self._address, timeout=TIMEOUT, grpc_options=GRPC_OPTIONS)
             if not client.has_collection(self.docs_name):
                 self._create(client)
             client.load_collection(self.docs_name)
