@@ -58,6 +58,7 @@ def migrate(source: Path, target: Settings, sample: int = 20, seed: int = 0) -> 
             vecs = np.vstack([index.vectors.index.reconstruct(index.row_of[c.id]) for c in chunks])
             dest.add(doc, chunks, vecs)
         shared._commit()
+    dest.flush()  # type: ignore[attr-defined]
     copy_s = time.perf_counter() - t0
 
     problems: list[str] = []

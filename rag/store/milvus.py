@@ -731,6 +731,13 @@ class MilvusIndex(Catalog):
             )
         return out
 
+    def flush(self) -> None:
+        """Seal what was written into indexed segments (after a bulk copy: Milvus Lite searched
+        a freshly migrated pool about 4x slower until its segments were sealed)."""
+        with self._session("flush") as client:
+            for name in (self.chunks_name, self.docs_name):
+                client.flush(name)
+
     def vectors_of(self, chunk_ids: list[str]) -> dict[str, np.ndarray]:
         """Stored dense vectors by chunk id (migration checks and tests)."""
         out: dict[str, np.ndarray] = {}
