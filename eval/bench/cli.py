@@ -168,6 +168,7 @@ def _scale(args: argparse.Namespace, settings: SettingsFn) -> int:
             tuple(args.kind or ("flat", "hnsw", "ivf")),
             noise=args.noise,
             milvus=args.milvus,
+            milvus_kinds=tuple(args.milvus_index or ("FLAT", "HNSW")),
         )
         for n in args.chunks or [100_000]
     ]
@@ -338,6 +339,9 @@ def add_bench_command(
         "--milvus",
         metavar="URI",
         help="also the Milvus path (FLAT and HNSW) at milvus:FILE.db or milvus://host:port",
+    )
+    g.add_argument(
+        "--milvus-index", action="append", choices=["FLAT", "HNSW"], help="Milvus kinds (both)"
     )
     g.add_argument("--json", help="write the JSON record here")
     common(g)
