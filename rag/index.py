@@ -42,7 +42,6 @@ class Catalog:
         self.generation = 0
         self._hash: str | None = None  # corpus_hash, until the next change
         self._titles: dict[str, list[str]] | None = None
-        self._first_chunk: dict[str, Chunk] = {}
         self._by_doc: dict[str, list[Chunk]] | None = None
 
     def changed(self) -> None:
@@ -84,7 +83,8 @@ class Catalog:
     def refresh_lexical(self) -> None:
         """Bring BM25 up to date with the adds and deletes (before a search)."""
 
-    def doc_chunks(self, doc_id: str) -> list[Chunk]:
+    def _chunks_by_doc(self) -> dict[str, list[Chunk]]:
+        """Document id -> its chunks in order; rebuilt after changes."""
         if self._by_doc is None:
             table: dict[str, list[Chunk]] = {}
             for c in self.chunks.values():
@@ -92,7 +92,10 @@ class Catalog:
             for chunks in table.values():
                 chunks.sort(key=lambda c: c.position)
             self._by_doc = table
-        return list(self._by_doc.get(doc_id, ()))
+        return self._by_doc
+
+    def doc_chunks(self, doc_id: str) -> list[Chunk]:
+        return list(self._chunks_by_doc().get(doc_id, ()))
 
     def titled(self) -> dict[str, list[str]]:
         """Normalised title (see `title_key`) -> ids of the documents with that title; rebuilt
@@ -104,20 +107,13 @@ class Catalog:
                 key = title_key(d.stated_title)
                 if key and len(key.split()) <= TITLE_WORDS:
                     table.setdefault(key, []).append(d.id)
-            linked = {d for ids in table.values() for d in ids}
-            first: dict[str, Chunk] = {}
-            for c in self.chunks.values():
-                if c.doc_id in linked and (
-                    c.doc_id not in first or c.position < first[c.doc_id].position
-                ):
-                    first[c.doc_id] = c
-            self._titles, self._first_chunk = table, first
+            self._titles = table
         return self._titles
 
     def first_chunk(self, doc_id: str) -> Chunk | None:
-        """The opening chunk of a titled document (see `titled`)."""
-        self.titled()
-        return self._first_chunk.get(doc_id)
+        """A document's opening chunk (title links lift it; see rag.retrieve)."""
+        chunks = self._chunks_by_doc().get(doc_id)
+        return chunks[0] if chunks else None
 
     def newest_date(self) -> str | None:
         return max(
@@ -158,9 +154,7 @@ class Catalog:
 
     def chunk_counts(self) -> dict[str, int]:
         """Chunks per document id."""
-        self.doc_chunks("")
-        assert self._by_doc is not None
-        return {d: len(c) for d, c in self._by_doc.items()}
+        return {d: len(c) for d, c in self._chunks_by_doc().items()}
 
 
 class Index(Catalog):
