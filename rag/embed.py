@@ -7,16 +7,36 @@ Two runtimes compute the same function (tokenise, transformer, mean-pool, normal
   contends with FAISS's (a one-query forward pass took ~395 ms on 2 threads, ~11 ms on one), which
   is why torch embedding used to be held to one core for everything. It also starts faster (no
   torch import). fp32 gives sentence-transformers' vectors (cosine 1.0000 on 384 news chunks).
-- `torch`: sentence-transformers, kept as the reference the benches compare against.
-Measured (`newsrag bench ingest --articles 60`, 2 cores, AVX2 without VNNI): ingest 10.1
-chunks/s on onnx fp32, 1.96x raw sentence-transformers on one thread; int8 only 4% more here (no
-int8 dot-product instructions), so fp32 ships. Precision `int8` (onnx only) is a different
-embedder: its vectors moved to mean cosine 0.993 of fp32; an index records which embedder built it
-(`identity`) and refuses another.
+- `torch`: sentence-transformers (fp32 only), kept as the reference the benches compare against.
+Precision `int8` ships: onnxruntime's dynamic quantisation, int8 weights per output channel
+(rag/embed_export.py), activations quantised at run time. Its vectors are not fp32's (mean
+cosine 0.994 on 3.7k pool chunks), so it is another embedder: an index records which one built
+it (`identity`) and refuses another asked for by name. On the RealTimeQA validate weeks over the
+whole pool (3,709 articles) it ranks as fp32 does: Recall@5 0.941 both, MRR@10 0.725 vs 0.730.
+Texts go one per forward pass (`embed_batch` 1), on every core: nothing is padded, and a text's
+vector is its own. Dynamic quantisation scales a pass's activations together, so in a batch of 8
+a text's int8 vector moved with its neighbours (and their padding): cosine 0.98-0.99 to itself
+alone. One at a time was also faster here: 65 vs 54 chunks/s (batches of 8), 50 (32).
+Measured on this machine (2 cores, AVX2, no VNNI), ~300 pool chunks, 2 threads, cosine to fp32:
+
+| variant                                             | chunks/s | cos mean / min |
+|-----------------------------------------------------|---------:|----------------|
+| fp32                                                |   27-29  | 1 / 1          |
+| int8 dynamic, per channel (ships)                   |   46-54  | 0.994 / 0.986  |
+| int8 dynamic, per tensor                            |   45     | 0.948 / 0.871  |
+| int8 dynamic, per tensor, reduce_range              |   55     | 0.824 / 0.710  |
+| int8 dynamic, per channel, reduce_range             |   54     | 0.992 / 0.977  |
+| fp32 after onnxruntime.transformers fusions         |   27     | 1 / 1          |
+| those fusions, then int8 per channel                |   51     | 0.994 / 0.984  |
+| int8 static per channel, calibrated on 128 of our   |   43     | 0.936 / 0.876  |
+| chunks (QOperator; QDQ the same)                    |          |                |
+(no attention fusion matched the torch.onnx export; a model2vec first stage was not tried.)
+`newsrag bench ingest` gives the end-to-end figures (model load, chunking and commit counted).
 
 sentence-transformers is used directly rather than through llama-index's HuggingFaceEmbedding
 because the index wants normalised float32 numpy batches for FAISS and the tokenizer for chunk
-sizing; `as_llama_index()` gives the same model to llama-index components (the peers in benches).
+sizing; `as_llama_index()` gives the packaged model (torch, fp32) to llama-index components (the
+peers in benches).
 """
 
 from __future__ import annotations
@@ -47,9 +67,9 @@ class Embedder:
     def __init__(
         self,
         spec: str = "packaged:all-MiniLM-L6-v2",
-        batch_size: int = 32,
+        batch_size: int = 1,
         threads: int = 0,
-        precision: str = "fp32",
+        precision: str = "int8",
         runtime: str = "onnx",
         cache_dir: Path | None = None,
         query_threads: int = 1,

@@ -88,6 +88,11 @@ class Pipeline:
             self.settings = base.adopt(self.index.stored_settings(), base.store_name)
         else:
             self.settings = base.adopt_index(Path(base.index_dir))
+        if embedder is not None and embedder.identity != self.settings.embedder:
+            raise ConfigError(
+                f"{self.settings.store_name}: the embedder given is {embedder.identity}, but the "
+                f"index is searched with {self.settings.embedder}"
+            )
         # held by every write, and by reads that walk several index tables (a question's
         # retrieval, a summary's chunks): one user's upload never changes them mid-read
         self.lock = threading.RLock()

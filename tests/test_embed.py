@@ -31,13 +31,17 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def reference() -> np.ndarray:
-    return Embedder(runtime="torch").embed(TEXTS)
+    return Embedder(runtime="torch", precision="fp32").embed(TEXTS)
 
 
-def test_onnx_fp32_gives_sentence_transformers_vectors(
-    embedder: Embedder, reference: np.ndarray
-) -> None:
-    assert embedder.runtime == "onnx" and embedder.precision == "fp32"  # what ships
+def test_what_ships_is_onnx_int8() -> None:
+    s = Settings()
+    assert (s.embed_runtime, s.embed_precision) == ("onnx", "int8")
+    assert Embedder.from_settings(s).identity == Embedder().identity == s.embedder
+
+
+def test_onnx_fp32_gives_sentence_transformers_vectors(reference: np.ndarray) -> None:
+    embedder = Embedder(precision="fp32")
     vecs = embedder.embed(TEXTS)
     assert vecs.shape == (len(TEXTS), 384) and vecs.dtype == np.float32
     cos = (vecs * reference).sum(axis=1)
@@ -54,17 +58,18 @@ def test_one_text_and_a_batch_agree(embedder: Embedder) -> None:
 
 
 def test_token_counts_match_the_transformers_tokenizer(embedder: Embedder) -> None:
-    ref = Embedder(runtime="torch").model.tokenizer(TEXTS, add_special_tokens=False)
+    torch = Embedder(runtime="torch", precision="fp32")
+    ref = torch.model.tokenizer(TEXTS, add_special_tokens=False)
     assert embedder.count_tokens(TEXTS) == [len(ids) for ids in ref["input_ids"]]
     assert embedder.count_tokens([]) == []
 
 
-def test_int8_is_another_embedder(reference: np.ndarray) -> None:
-    e = Embedder(precision="int8")
+def test_int8_is_another_embedder(embedder: Embedder, reference: np.ndarray) -> None:
+    e = embedder
     vecs = e.embed(TEXTS)
     cos = (vecs * reference).sum(axis=1)
     assert cos.min() > 0.9 and cos.max() < 0.99999  # close, not the same vectors
-    assert e.identity != Embedder().identity
+    assert e.identity != Embedder(precision="fp32").identity
 
 
 def test_int8_needs_the_onnx_runtime() -> None:
@@ -91,13 +96,28 @@ def test_index_refuses_another_embedder(tmp_path: Path, embedder: Embedder) -> N
     )
     assert built.ingest([CORPUS]).added
     with pytest.raises(ConfigError) as e:
-        Pipeline(Settings(index_dir=index, llm_backend="extractive", embed_precision="int8"))
+        Pipeline(Settings(index_dir=index, llm_backend="extractive", embed_precision="fp32"))
     msg = str(e.value)
-    assert "packaged:all-MiniLM-L6-v2@fp32" in msg and "packaged:all-MiniLM-L6-v2@int8" in msg
+    assert "built by the embedder packaged:all-MiniLM-L6-v2@int8" in msg
+    assert "ask for packaged:all-MiniLM-L6-v2@fp32" in msg
     assert "rebuild" in msg and str(index) in msg
-    # the runtime is not part of the embedder: torch opens what onnx built
+    # left to the defaults, the settings take the index's own embedder
+    assert Pipeline(Settings(index_dir=index, llm_backend="extractive")).documents()
+
+
+def test_default_settings_open_an_fp32_index_and_torch_computes_its_vectors(
+    tmp_path: Path,
+) -> None:
+    """An index built before int8 shipped still opens; the runtime is not part of the embedder."""
+    index = tmp_path / "index"
+    fp32 = Settings(index_dir=index, llm_backend="extractive", embed_precision="fp32")
+    assert Pipeline(fp32, embedder=Embedder(precision="fp32")).ingest([CORPUS]).added
     again = Pipeline(Settings(index_dir=index, llm_backend="extractive", embed_runtime="torch"))
+    assert again.settings.embedder == "packaged:all-MiniLM-L6-v2@fp32"
     assert len(again.documents()) == 1
+    assert again.ask("Who makes the Patriot missiles?").citations
+    with pytest.raises(ConfigError, match=r"the embedder given is .*@int8"):
+        Pipeline(Settings(index_dir=index, llm_backend="extractive"), embedder=Embedder())
 
 
 def test_index_from_before_the_precision_was_recorded_opens_as_fp32(

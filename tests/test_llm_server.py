@@ -110,6 +110,9 @@ def test_the_command_line_comes_from_settings(tmp_path: Path) -> None:
     assert flags("--threads") == "2"
     assert flags("--ctx-size") == str(1024 * 3)  # llm_context for each slot
     assert "--cont-batching" in cmd
+    more = _settings(tmp_path, llm_server_args="--spec-type ngram-simple --alias 'two words'")
+    tail = server_command(more, binary, Path(s.llm_model), 45678)[len(cmd) :]
+    assert tail == ["--spec-type", "ngram-simple", "--alias", "two words"]
 
 
 def test_the_binary_defaults_to_the_cached_build_and_a_setting_overrides_it(tmp_path: Path) -> None:

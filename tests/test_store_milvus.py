@@ -242,8 +242,8 @@ def test_settings_are_kept_in_milvus_and_another_embedder_is_refused(
     a = _pipe(embedder, vector_store=lite, collection="news_a")
     a.ingest([CORPUS])
     assert a.index.stored_settings()["embed_model"] == "packaged:all-MiniLM-L6-v2"
-    with pytest.raises(ConfigError, match=r"built by the embedder .*@fp32.*ask for .*@int8"):
-        Pipeline(Settings(vector_store=lite, collection="news_a", embed_precision="int8"))
+    with pytest.raises(ConfigError, match=r"built by the embedder .*@int8.*ask for .*@fp32"):
+        Pipeline(Settings(vector_store=lite, collection="news_a", embed_precision="fp32"))
     # another collection in the same database is another index
     other = _pipe(embedder, vector_store=lite, collection="news_b")
     assert other.documents() == [] and len(a.documents()) == 1

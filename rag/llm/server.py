@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -85,6 +86,7 @@ def server_command(settings: Settings, binary: Path, model: Path, port: int) -> 
         "--ctx-size",
         str(settings.llm_context * slots),
         "--no-webui",
+        *shlex.split(settings.llm_server_args),
     ]
 
 
