@@ -12,11 +12,12 @@ Precision `int8` ships: onnxruntime's dynamic quantisation, int8 weights per out
 (rag/embed_export.py), activations quantised at run time. Its vectors are not fp32's (mean
 cosine 0.994 on 3.7k pool chunks), so it is another embedder: an index records which one built
 it (`identity`) and refuses another asked for by name. On the RealTimeQA validate weeks over the
-whole pool (3,709 articles) it ranks as fp32 does: Recall@5 0.941 both, MRR@10 0.725 vs 0.730.
+whole pool (3,709 articles) it ranks as fp32 does: Recall@5 0.941 both, MRR@10 0.776 vs 0.782.
 Texts go one per forward pass (`embed_batch` 1), on every core: nothing is padded, and a text's
 vector is its own. Dynamic quantisation scales a pass's activations together, so in a batch of 8
 a text's int8 vector moved with its neighbours (and their padding): cosine 0.98-0.99 to itself
-alone. One at a time was also faster here: 65 vs 54 chunks/s (batches of 8), 50 (32).
+alone. Speed is close: 65 vs 54 chunks/s (batches of 8) on 506 chunks in one process, but the
+whole pool took 1,128 s one at a time against 983 s in batches of 8 (two runs an hour apart).
 Measured on this machine (2 cores, AVX2, no VNNI), ~300 pool chunks, 2 threads, cosine to fp32:
 
 | variant                                             | chunks/s | cos mean / min |
