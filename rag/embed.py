@@ -58,6 +58,8 @@ from rag.models import embedder_path, quiet_transformers
 from rag.settings import Settings, default_cache_dir, embedder_identity
 
 RUNTIMES = ("onnx", "torch")
+# an Embedder() is the one Settings() names: its defaults are read from there, not repeated
+_DEFAULTS = Settings.model_fields
 # at most this many texts go to the one-thread session (a question, a few claim sentences)
 SMALL_BATCH = 4
 
@@ -67,13 +69,13 @@ class Embedder:
 
     def __init__(
         self,
-        spec: str = "packaged:all-MiniLM-L6-v2",
-        batch_size: int = 1,
-        threads: int = 0,
-        precision: str = "int8",
-        runtime: str = "onnx",
+        spec: str = _DEFAULTS["embed_model"].default,
+        batch_size: int = _DEFAULTS["embed_batch"].default,
+        threads: int = _DEFAULTS["embed_threads"].default,
+        precision: str = _DEFAULTS["embed_precision"].default,
+        runtime: str = _DEFAULTS["embed_runtime"].default,
         cache_dir: Path | None = None,
-        query_threads: int = 1,
+        query_threads: int = _DEFAULTS["embed_query_threads"].default,
     ) -> None:
         if runtime not in RUNTIMES:
             raise ConfigError(f"embed_runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
