@@ -96,7 +96,7 @@ class Pipeline:
         # held by every write, and by reads that walk several index tables (a question's
         # retrieval, a summary's chunks): one user's upload never changes them mid-read
         self.lock = threading.RLock()
-        self._turns = Turns()  # questions' turns on a serial LLM (rag.turns)
+        self._turns = Turns()  # questions' turns on the model (rag.turns)
         self.status = "cold"  # → "loading" → "ready" (or "failed: why") as `warm` runs
         self._digest: tuple[str, Summary] | None = None  # (corpus hash, digest of it)
         self._digest_lock = threading.Lock()  # written once, by the app's start or a click
@@ -310,7 +310,9 @@ class Pipeline:
     def questions_ahead(self) -> int:
         """Questions holding or waiting for a turn on a one-at-a-time model (rag.turns): what
         a question asked now waits behind."""
-        return self._turns.waiting if getattr(self._llm, "serial", False) else 0
+        width = getattr(self._llm, "questions_at_once", None)
+        waiting = self._turns.waiting if width else 0
+        return waiting if width and waiting >= width else 0
 
     def query(
         self,
@@ -397,8 +399,9 @@ class Pipeline:
             )
 
         w0 = time.perf_counter()
-        serial = getattr(self.llm, "serial", False)  # one request at a time: questions queue
-        with self._turns.take() if serial else nullcontext():
+        # a model that serves a few requests at a time: whole questions queue (rag.turns)
+        width = getattr(self.llm, "questions_at_once", None)
+        with self._turns.take(width) if width else nullcontext():
             timings["wait_ms"] = (time.perf_counter() - w0) * 1000
             reason = refuse_before_draft(
                 Retrieved(query, hits, docs, empty, self.settings)
@@ -434,10 +437,11 @@ class Pipeline:
             yield finish(sentences, reason, draft)
 
     def _tokens_read(self) -> tuple[int, int]:
-        """Prompt tokens the local model has evaluated and found already evaluated (its
-        rag.llm.states): a stage's difference is what it read and what it reused."""
-        states = getattr(self._llm, "states", None)
-        return (states.prefilled, states.reused) if states is not None else (0, 0)
+        """Prompt tokens the model has read and found already read (the in-process model's
+        rag.llm.states, a server's usage records): a stage's difference is what it read and
+        what it reused. (0, 0) for a backend that reads no prompt (extractive)."""
+        counts = getattr(self._llm, "prompt_tokens", None)
+        return counts() if counts is not None else (0, 0)
 
     def _count_tokens(self, stage: str, before: tuple[int, int], timings: dict[str, float]) -> None:
         now = self._tokens_read()

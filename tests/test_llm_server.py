@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -288,6 +289,11 @@ class Handler(BaseHTTPRequestHandler):
                 chunk = dict(base, object="chat.completion.chunk", choices=[
                     {{"index": 0, "delta": {{"content": word}}, "finish_reason": None}}])
                 out += "data: " + json.dumps(chunk) + "\\n\\n"
+            if (body.get("stream_options") or {{}}).get("include_usage"):
+                chunk = dict(base, object="chat.completion.chunk", choices=[], usage={{
+                    "prompt_tokens": 30, "completion_tokens": 3, "total_tokens": 33,
+                    "prompt_tokens_details": {{"cached_tokens": 12}}}})
+                out += "data: " + json.dumps(chunk) + "\\n\\n"
             self._send(200, out + "data: [DONE]\\n\\n", "text/event-stream")
             return
         user = body["messages"][-1]["content"]
@@ -296,7 +302,8 @@ class Handler(BaseHTTPRequestHandler):
         reply = dict(base, object="chat.completion", choices=[{{
             "index": 0, "finish_reason": "length",
             "message": {{"role": "assistant", "content": "Yes"}},
-            "logprobs": {{"content": [dict(top[0], top_logprobs=top)]}}}}])
+            "logprobs": {{"content": [dict(top[0], top_logprobs=top)]}}}}],
+            usage={{"prompt_tokens": 50, "completion_tokens": 1, "total_tokens": 51}})
         self._send(200, json.dumps(reply))
 
 
@@ -337,11 +344,19 @@ def test_the_server_starts_answers_through_the_openai_backend_and_stops(
     try:
         text = llm.complete([ChatMessage(role="user", content="Who?")], 8)
         assert text == "Mitsubishi makes them."
+        # the usage record's prompt tokens less those the server had cached, per thread
+        assert llm.prompt_tokens() == (18, 12)
         server = llm.server
         assert server.running and server.url.startswith("http://127.0.0.1:")
         prompt = _judge_prompt("Who makes the Patriot missiles?", "Mitsubishi makes them.")
         assert yes_no(llm, prompt) == pytest.approx(0.9)
         assert yes_no(llm, _judge_prompt("What is Tokyo's population?", "x")) == pytest.approx(-3)
+        assert llm.prompt_tokens() == (118, 12)  # two judgments without cached_tokens
+        elsewhere: list[tuple[int, int]] = []
+        worker = threading.Thread(target=lambda: elsewhere.append(llm.prompt_tokens()))
+        worker.start()
+        worker.join()
+        assert elsewhere == [(0, 0)]  # another thread's question counts its own
         rows = [json.loads(line) for line in log.read_text().splitlines()]
         argv = rows[0]["argv"]
         assert argv[argv.index("--parallel") + 1] == "2"
@@ -489,6 +504,9 @@ def test_the_real_server_gives_logprobs_and_judges_answerability(tmp_path: Path)
         )
         unanswerable = yes_no(llm, _judge_prompt("What is the population of Tokyo?", text))
         assert answerable > unanswerable, (answerable, unanswerable)
+        # the second prompt shares the passage's prefix: llama-server reports it as cached
+        prefilled, reused = llm.prompt_tokens()
+        assert prefilled > 100 and reused > 100, (prefilled, reused)
         pid = server.process.pid if server.process else -1
     finally:
         _stop(llm)

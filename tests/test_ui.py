@@ -96,7 +96,7 @@ def test_follow_up_keeps_the_filters_the_earlier_words_set(seed_pipe: Pipeline) 
 def test_a_question_waiting_for_the_model_says_how_many_are_ahead(seed_pipe: Pipeline) -> None:
     import threading
 
-    seed_pipe.llm.serial = True  # type: ignore[attr-defined]  # as the local model is
+    seed_pipe.llm.questions_at_once = 1  # type: ignore[attr-defined]  # as the local model
     respond = _fn(build_app(seed_pipe), "chat")
     holding, done = threading.Event(), threading.Event()
 

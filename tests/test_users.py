@@ -80,3 +80,48 @@ def test_questions_take_turns_in_arrival_order() -> None:
     for t in threads:
         t.join(10)
     assert served == list(range(8)) and turns.waiting == 0
+
+
+def test_a_server_with_slots_lets_that_many_questions_in_at_once_in_order() -> None:
+    """Width 2 (llama-server with two slots): two questions inside at once, never three, and the
+    rest let in in arrival order as places free up."""
+    turns = Turns()
+    inside: list[int] = []
+    most = [0]
+    entered: list[int] = []
+    lock = threading.Lock()
+    release = {n: threading.Event() for n in range(6)}
+
+    def question(n: int) -> None:
+        with turns.take(2):
+            with lock:
+                inside.append(n)
+                entered.append(n)
+                most[0] = max(most[0], len(inside))
+            release[n].wait(10)
+            with lock:
+                inside.remove(n)
+
+    threads = []
+    for n in range(6):
+        t = threading.Thread(target=question, args=(n,))
+        t.start()
+        threads.append(t)
+        deadline = time.monotonic() + 5
+        while turns.waiting < n + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+    deadline = time.monotonic() + 5
+    while len(entered) < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    time.sleep(0.05)
+    assert entered == [0, 1]  # two in, four in line
+    release[1].set()  # the second leaves first: the third comes in, not the sixth
+    deadline = time.monotonic() + 5
+    while len(entered) < 3 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert entered == [0, 1, 2]
+    for n in range(6):
+        release[n].set()
+    for t in threads:
+        t.join(10)
+    assert entered == list(range(6)) and most[0] == 2 and turns.waiting == 0

@@ -104,7 +104,8 @@ def _citation_engine(pipe: Pipeline) -> Any:
     from rag.eval.bench.refusal import same_retriever
 
     llm = pipe.llm.llama_index_llm  # type: ignore[attr-defined]
-    llm.generate_kwargs["max_tokens"] = pipe.settings.llm_max_tokens
+    if hasattr(llm, "generate_kwargs"):  # LlamaCPP; a server's OpenAILike has max_tokens set
+        llm.generate_kwargs["max_tokens"] = pipe.settings.llm_max_tokens
     synth = get_response_synthesizer(
         llm=llm,
         text_qa_template=CITATION_QA_TEMPLATE,

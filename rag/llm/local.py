@@ -23,7 +23,7 @@ STOP = ["<|im_end|>", "<|endoftext|>", "<|im_start|>"]
 
 
 class LocalLLM:
-    serial = True  # one llama.cpp context: the pipeline lets whole questions take turns
+    questions_at_once = 1  # one llama.cpp context: whole questions take turns (rag.turns)
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -84,6 +84,11 @@ class LocalLLM:
 
     def complete(self, messages: list[ChatMessage], max_tokens: int) -> str:
         return "".join(self.stream(messages, max_tokens))
+
+    def prompt_tokens(self) -> tuple[int, int]:
+        """(prefilled, reused) prompt tokens since the model was loaded (rag.llm.states); one
+        context serves one question at a time, so a stage's difference is its own."""
+        return self.states.prefilled, self.states.reused
 
 
 register("local")(LocalLLM)

@@ -4,11 +4,16 @@ Base URL, model and the name of the environment variable holding the key come fr
 (`NEWSRAG_OPENAI_BASE_URL`, `NEWSRAG_OPENAI_MODEL`, `NEWSRAG_OPENAI_API_KEY_ENV`). With
 `NEWSRAG_OPENAI_LOGPROBS` (and always behind `llm_backend = "server"`, rag.llm.server) the
 yes/no judge (rag.judge) asks the server for the first answer token's top log-probabilities.
+Every request asks for the usage record (`stream_options.include_usage` when streaming), whose
+`prompt_tokens_details.cached_tokens` (OpenAI, vLLM, llama-server) says how much of the prompt
+the server found already read: `prompt_tokens()` sums what this thread's requests prefilled and
+reused, as the in-process model's states do, so the pipeline's per-stage counts hold for both.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
@@ -25,6 +30,23 @@ class OpenAICompatibleLLM:
         self.settings = settings
         self.name = f"openai:{settings.openai_model}@{settings.openai_base_url}"
         self.token_logprobs = settings.openai_logprobs  # rag.judge.gives_token_probabilities
+        self._counts = threading.local()  # per thread: one question's stages run on one thread
+
+    def prompt_tokens(self) -> tuple[int, int]:
+        """(prefilled, reused) prompt tokens of this thread's requests so far, from the usage
+        records the server returned (reused = its `cached_tokens`; 0 where it gives none)."""
+        return getattr(self._counts, "prefilled", 0), getattr(self._counts, "reused", 0)
+
+    def _count(self, usage: Any) -> None:
+        if usage is None:
+            return
+        if not isinstance(usage, dict):
+            usage = usage.model_dump() if hasattr(usage, "model_dump") else dict(usage)
+        prompt = int(usage.get("prompt_tokens") or 0)
+        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        prefilled, reused = self.prompt_tokens()
+        self._counts.prefilled = prefilled + prompt - cached
+        self._counts.reused = reused + cached
 
     @cached_property
     def llama_index_llm(self) -> Any:
@@ -43,7 +65,13 @@ class OpenAICompatibleLLM:
         )
 
     def stream(self, messages: list[ChatMessage], max_tokens: int) -> Iterator[str]:
-        for r in self.llama_index_llm.stream_chat(messages, max_tokens=max_tokens):
+        stream = self.llama_index_llm.stream_chat(
+            messages, max_tokens=max_tokens, stream_options={"include_usage": True}
+        )
+        for r in stream:
+            usage = getattr(r.raw, "usage", None)  # the last chunk's (its choices are empty)
+            if usage is not None:
+                self._count(usage)
             if r.delta:
                 yield r.delta
 
@@ -74,7 +102,9 @@ class OpenAICompatibleLLM:
             logprobs=True,
             top_logprobs=TOP_LOGPROBS,
         )
-        return first_token_top_logprobs(response.model_dump(), self.name)
+        record = response.model_dump()
+        self._count(record.get("usage"))
+        return first_token_top_logprobs(record, self.name)
 
 
 def first_token_top_logprobs(

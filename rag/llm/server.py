@@ -289,14 +289,17 @@ def shared_server(settings: Settings) -> LlamaServer:
 
 class ServerLLM:
     """`llm_backend = "server"`: llama-server on loopback (started on first use, once per
-    process), through the OpenAI-compatible backend. Not serial: the server's slots decode
-    several questions at once. No replay file: `llm_replay` is the in-process model's."""
+    process), through the OpenAI-compatible backend. The server's slots decode several
+    questions at once: `llm_server_slots` questions are let in at a time, in arrival order. No
+    replay file: `llm_replay` is the in-process model's."""
 
     token_logprobs = True  # llama-server returns the first token's top log-probabilities
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.name = f"server:{settings.llm_model}"
+        # as many questions at once as the server has slots; the rest take turns (rag.turns)
+        self.questions_at_once = settings.llm_server_slots
 
     @cached_property
     def server(self) -> LlamaServer:
@@ -320,6 +323,11 @@ class ServerLLM:
         self.server.start()  # a no-op while it runs
         return client
 
+    @property
+    def llama_index_llm(self) -> Any:
+        """llama-index's OpenAILike on the server (what llama-index engines are given)."""
+        return self._openai().llama_index_llm
+
     def stream(self, messages: list[ChatMessage], max_tokens: int) -> Iterator[str]:
         yield from self._openai().stream(messages, max_tokens)
 
@@ -328,6 +336,10 @@ class ServerLLM:
 
     def first_token_logprobs(self, messages: list[ChatMessage]) -> dict[str, float]:
         return self._openai().first_token_logprobs(messages)
+
+    def prompt_tokens(self) -> tuple[int, int]:
+        """(prefilled, reused) prompt tokens of this thread's requests (rag.llm.openai)."""
+        return self.client.prompt_tokens() if "client" in self.__dict__ else (0, 0)
 
 
 register("server")(ServerLLM)
