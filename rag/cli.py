@@ -367,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--port", dest="server_port", type=int, help="port on 127.0.0.1 (default: a free one)"
     )
-    p.add_argument("--slots", type=int, help="parallel slots (default llm_server_slots, 4)")
+    p.add_argument("--slots", type=int, help="parallel slots (default llm_server_slots, 2)")
     p.add_argument("--llm-model", default=None, help="packaged model name or GGUF path")
     p.set_defaults(func=cmd_llm_serve)
 

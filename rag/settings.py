@@ -160,9 +160,10 @@ class Settings(BaseSettings):
     # a file recording the local model's replies and yes/no scores by exact prompt, replayed on
     # reruns (benchmarks of the checker and refusal rules; rag/llm/replay.py). None = off.
     llm_replay: Path | None = None
-    # llm_backend "server": parallel slots of llm_context tokens each (continuous batching), and
-    # the llama-server binary (None: the one `make setup` caches under cache_dir/bin)
-    llm_server_slots: int = Field(default=4, ge=1)
+    # llm_backend "server": parallel slots of llm_context tokens each (continuous batching), as
+    # many questions at once (rag.turns; 2 gave the best waits on 2 cores: README), and the
+    # llama-server binary (None: the one `make setup` caches under cache_dir/bin)
+    llm_server_slots: int = Field(default=2, ge=1)
     llm_server_bin: Path | None = None
     # more llama-server flags, as one shell-quoted string (e.g. its speculative decoding)
     llm_server_args: str = ""

@@ -118,7 +118,7 @@ def test_the_command_line_comes_from_settings(tmp_path: Path) -> None:
 
 def test_the_binary_defaults_to_the_cached_build_and_a_setting_overrides_it(tmp_path: Path) -> None:
     s = _settings(tmp_path)
-    assert s.llm_server_slots == 4
+    assert s.llm_server_slots == 2
     assert server_binary(s) == tmp_path / "cache" / "bin" / f"llama-server-{LLAMA_VERSION}"
     assert default_binary(s.cache_dir) == server_binary(s)
     other = tmp_path / "elsewhere" / "llama-server"
