@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.eval.bench.checker import metrics
+from rag.eval.bench.checker import auc, metrics
 from rag.eval.bench.ingest import run_ingest_bench
 from rag.eval.bench.refusal import _judge, normalize, stratified, token_f1
 from rag.eval.bench.retrieval import (
@@ -91,6 +91,15 @@ def test_balanced_accuracy() -> None:
     assert m["balanced_accuracy"] == round(100 * (1.0 + 2 / 3) / 2, 2)
     assert m["precision"] == 0.5 and m["flagged_unsupported"] == 1.0
     assert m["accepted_supported"] == round(2 / 3, 4)
+
+
+def test_auc_of_flagging_by_low_support() -> None:
+    # unsupported items should score low: 0.1 and 0.5 against supported 0.4 and 0.9
+    # pairs (unsupported < supported): 0.1<0.4, 0.1<0.9, 0.5<0.9 yes; 0.5<0.4 no -> 3/4
+    assert auc([0.1, 0.5, 0.4, 0.9], [True, True, False, False]) == 0.75
+    assert auc([0.3, 0.3], [True, False]) == 0.5  # a tie counts half
+    assert auc([0.2, 0.8], [False, True]) == 0.0
+    assert auc([0.2], [True]) is None
 
 
 def test_faithbench_worst_label() -> None:

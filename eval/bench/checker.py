@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.embed import Embedder
-from rag.ground import SupportChecker, check_text
+from rag.ground import UNSUPPORTED, SupportChecker, check_text
 from rag.load import make_document
 from rag.settings import PROJECT_ROOT, Settings
 from rag.train.pairs import (
@@ -39,6 +39,7 @@ from rag.train.pairs import (
     load_faithbench,
     records,
 )
+from rag.types import Document
 
 FACTCHECK = ("anli", "rte", "sick", "summedits", "falke", "wice")
 REFERENCES = ("gpt_4o", "gpt-4-turbo", "hhem-2.1")
@@ -73,21 +74,43 @@ def _reference(sample: dict[str, Any], name: str) -> bool | None:
     return None if v is None else int(v) == 0
 
 
-def flagged(text: str, source: str, title: str, checker: SupportChecker) -> tuple[bool, int]:
-    """(any sentence of `text` unsupported by `source`, sentences checked) - as `eval check`."""
-    doc = make_document(source, path="bench", title=title or None)
+def auc(scores: list[float], bad: list[bool]) -> float | None:
+    """Threshold-free: the chance that an unsupported item scores below a supported one (ties
+    half), i.e. the ROC AUC of flagging by low support. None when a side is empty."""
+    lo = [x for x, b in zip(scores, bad, strict=True) if b]
+    hi = [x for x, b in zip(scores, bad, strict=True) if not b]
+    if not lo or not hi:
+        return None
+    wins = sum((a < b) + 0.5 * (a == b) for a in lo for b in hi)
+    return round(wins / (len(lo) * len(hi)), 4)
+
+
+def flagged(text: str, source: str, title: str, checker: SupportChecker) -> tuple[bool, int, float]:
+    """(any sentence of `text` unsupported by `source`, sentences checked, the weakest
+    sentence's support: 0 when a hard constraint failed or nothing was checkable) - as
+    `eval check`."""
+    return judged(text, make_document(source, path="bench", title=title or None), checker)
+
+
+def judged(text: str, doc: Document, checker: SupportChecker) -> tuple[bool, int, float]:
+    """`flagged` for a document already made."""
     sents = check_text(text, [doc], checker)
-    return (not sents) or any(not s.supported for s in sents), len(sents)
+    weakest = min(
+        (s.support if s.supported or s.reason == UNSUPPORTED else 0.0 for s in sents),
+        default=0.0,
+    )
+    return (not sents) or any(not s.supported for s in sents), len(sents), weakest
 
 
 def faithbench(checker: SupportChecker, path: Path, limit: int | None) -> dict[str, Any]:
     from tqdm import tqdm
 
     samples = load_faithbench(path)[:limit] if limit else load_faithbench(path)
-    pred, n_sent, t = [], 0, time.perf_counter()
+    pred, score, n_sent, t = [], [], 0, time.perf_counter()
     for s in tqdm(samples, desc="faithbench", unit="sample"):
-        bad, n = flagged(s["summary"], s["source"], "", checker)
+        bad, n, weakest = flagged(s["summary"], s["source"], "", checker)
         pred.append(bad)
+        score.append(weakest)
         n_sent += n
     seconds = time.perf_counter() - t
 
@@ -110,6 +133,7 @@ def faithbench(checker: SupportChecker, path: Path, limit: int | None) -> dict[s
     for name, keep in parts.items():
         idx = [i for i, s in enumerate(samples) if keep(s)]
         systems["ours"][name] = metrics([pred[i] for i in idx], [gold[i] for i in idx])
+        systems["ours"][name]["auc"] = auc([score[i] for i in idx], [gold[i] for i in idx])
     for ref in REFERENCES:
         systems[ref] = {}
         for name, keep in parts.items():
@@ -134,7 +158,7 @@ def factcheck(
     recs = sorted(recs, key=lambda r: (r.set, r.text))  # one article embedded once
     by_set: dict[str, tuple[list[bool], list[bool]]] = {}
     for r in tqdm(recs, desc=desc, unit="pair"):
-        bad, _ = flagged(r.claim, r.text, r.title, checker)
+        bad, _, _ = flagged(r.claim, r.text, r.title, checker)
         p, g = by_set.setdefault(r.set, ([], []))
         p.append(bad)
         g.append(not r.label)
@@ -157,12 +181,16 @@ def planted(checker: SupportChecker, data: Path) -> dict[str, Any] | None:
                 docs[r["doc_id"]] = make_document(r["text"], path=r["doc_id"], title=r.get("title"))
     out: dict[str, Any] = {}
     misses = []
+    scores: list[float] = []
+    errors: list[bool] = []
     for it in items:
         doc = docs.get(it["article"])
         if doc is None:
             continue
-        sents = check_text(it["claim"], [doc], checker)
-        accepted = bool(sents) and all(s.supported for s in sents)
+        bad, _, weakest = judged(it["claim"], doc, checker)
+        accepted = not bad
+        scores.append(weakest)
+        errors.append(it["kind"] == "error")
         c = out.setdefault(it["category"], {"n": 0, "right": 0})
         c["n"] += 1
         right = accepted == (it["kind"] == "paraphrase")
@@ -171,7 +199,16 @@ def planted(checker: SupportChecker, data: Path) -> dict[str, Any] | None:
             misses.append({"category": it["category"], "claim": it["claim"]})
     for c in out.values():
         c["share_right"] = round(c["right"] / max(1, c["n"]), 4)
-    return {"by_category": out, "misses": misses}
+    # what a threshold alone could do: the bar just above every error's support
+    bar = max((x for x, e in zip(scores, errors, strict=True) if e), default=0.0)
+    kept = sum(x > bar for x, e in zip(scores, errors, strict=True) if not e)
+    return {
+        "by_category": out,
+        "misses": misses,
+        "auc": auc(scores, errors),
+        "paraphrases_accepted_with_every_error_flagged": kept,
+        "paraphrases": errors.count(False),
+    }
 
 
 ABLATIONS = {"no_constraints": {"constraints": False}}
@@ -230,9 +267,15 @@ def _print(record: dict[str, Any]) -> None:
             f"factcheck {split}: "
             + ", ".join(f"{k} {v['balanced_accuracy']}" for k, v in sets.items())
         )
+    ours = fb["systems"]["ours"]
+    aucs = ", ".join(f"{c} {ours[c]['auc']}" for c in cols)
+    print(f"  ours AUC (weakest sentence's support): {aucs}")
     p = record.get("planted_by_hand")
     if p:
         print(
             "planted by hand: "
             + ", ".join(f"{k} {v['right']}/{v['n']}" for k, v in p["by_category"].items())
+            + f"; AUC {p['auc']}; with every error flagged by a threshold alone, "
+            f"{p['paraphrases_accepted_with_every_error_flagged']}/{p['paraphrases']} paraphrases"
+            " accepted"
         )
