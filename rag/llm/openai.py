@@ -30,7 +30,8 @@ class OpenAICompatibleLLM:
         self.settings = settings
         self.name = f"openai:{settings.openai_model}@{settings.openai_base_url}"
         self.token_logprobs = settings.openai_logprobs  # rag.judge.gives_token_probabilities
-        self._counts = threading.local()  # per thread: one question's stages run on one thread
+        # per thread: the CLI, the library and the benches run a question's stages on one thread
+        self._counts = threading.local()
 
     def prompt_tokens(self) -> tuple[int, int]:
         """(prefilled, reused) prompt tokens of this thread's requests so far, from the usage
