@@ -31,7 +31,6 @@ from rag.terms import tokens
 from rag.types import Citation, Document, Hit, Sentence, Unit
 
 ALIGN_VERSION = "align/1"
-UNSUPPORTED = "the source does not say this"  # the model's verdict (not a constraint's)
 
 
 @dataclass(frozen=True)
@@ -171,7 +170,7 @@ class SupportChecker:
                     )
                     narrow.append((i, best))
             else:
-                out[i] = Verdict(float(p), spans[i], UNSUPPORTED)
+                out[i] = Verdict(float(p), spans[i], "the source does not say this")
         alone = self._score([(self._premise((u,), context), claims[i]) for i, u in narrow])
         for (i, u), p in zip(narrow, alone, strict=True):
             if p >= self.threshold:

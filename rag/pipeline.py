@@ -308,10 +308,10 @@ class Pipeline:
 
     # ---- asking --------------------------------------------------------------------------
     def questions_ahead(self) -> int:
-        """Questions holding or waiting for a turn on a one-at-a-time model (rag.turns): what
-        a question asked now waits behind."""
+        """Questions holding or waiting for a turn on the model (rag.turns) when a question
+        asked now would wait behind them; 0 when it would go straight in."""
         width = getattr(self._llm, "questions_at_once", None)
-        waiting = self._turns.waiting if width else 0
+        waiting = self._turns.waiting
         return waiting if width and waiting >= width else 0
 
     def query(

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.embed import Embedder
-from rag.ground import UNSUPPORTED, SupportChecker, check_text
+from rag.ground import SupportChecker, check_text
 from rag.load import make_document
 from rag.settings import PROJECT_ROOT, Settings
 from rag.train.pairs import (
@@ -85,21 +85,17 @@ def auc(scores: list[float], bad: list[bool]) -> float | None:
     return round(wins / (len(lo) * len(hi)), 4)
 
 
-def flagged(text: str, source: str, title: str, checker: SupportChecker) -> tuple[bool, int, float]:
-    """(any sentence of `text` unsupported by `source`, sentences checked, the weakest
-    sentence's support: 0 when a hard constraint failed or nothing was checkable) - as
-    `eval check`."""
-    return judged(text, make_document(source, path="bench", title=title or None), checker)
-
-
-def judged(text: str, doc: Document, checker: SupportChecker) -> tuple[bool, int, float]:
-    """`flagged` for a document already made."""
+def flagged(text: str, doc: Document, checker: SupportChecker) -> tuple[bool, int, float]:
+    """(any sentence of `text` unsupported by `doc`, sentences checked, the weakest sentence's
+    support: the model's probability, 0 when a hard constraint failed or nothing was
+    checkable) - as `eval check`."""
     sents = check_text(text, [doc], checker)
-    weakest = min(
-        (s.support if s.supported or s.reason == UNSUPPORTED else 0.0 for s in sents),
-        default=0.0,
-    )
+    weakest = min((s.support for s in sents), default=0.0)
     return (not sents) or any(not s.supported for s in sents), len(sents), weakest
+
+
+def _doc(source: str, title: str = "") -> Document:
+    return make_document(source, path="bench", title=title or None)
 
 
 def faithbench(checker: SupportChecker, path: Path, limit: int | None) -> dict[str, Any]:
@@ -108,7 +104,7 @@ def faithbench(checker: SupportChecker, path: Path, limit: int | None) -> dict[s
     samples = load_faithbench(path)[:limit] if limit else load_faithbench(path)
     pred, score, n_sent, t = [], [], 0, time.perf_counter()
     for s in tqdm(samples, desc="faithbench", unit="sample"):
-        bad, n, weakest = flagged(s["summary"], s["source"], "", checker)
+        bad, n, weakest = flagged(s["summary"], _doc(s["source"]), checker)
         pred.append(bad)
         score.append(weakest)
         n_sent += n
@@ -158,7 +154,7 @@ def factcheck(
     recs = sorted(recs, key=lambda r: (r.set, r.text))  # one article embedded once
     by_set: dict[str, tuple[list[bool], list[bool]]] = {}
     for r in tqdm(recs, desc=desc, unit="pair"):
-        bad, _, _ = flagged(r.claim, r.text, r.title, checker)
+        bad, _, _ = flagged(r.claim, _doc(r.text, r.title), checker)
         p, g = by_set.setdefault(r.set, ([], []))
         p.append(bad)
         g.append(not r.label)
@@ -187,7 +183,7 @@ def planted(checker: SupportChecker, data: Path) -> dict[str, Any] | None:
         doc = docs.get(it["article"])
         if doc is None:
             continue
-        bad, _, weakest = judged(it["claim"], doc, checker)
+        bad, _, weakest = flagged(it["claim"], doc, checker)
         accepted = not bad
         scores.append(weakest)
         errors.append(it["kind"] == "error")

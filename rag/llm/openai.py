@@ -41,8 +41,8 @@ class OpenAICompatibleLLM:
     def _count(self, usage: Any) -> None:
         if usage is None:
             return
-        if not isinstance(usage, dict):
-            usage = usage.model_dump() if hasattr(usage, "model_dump") else dict(usage)
+        if not isinstance(usage, dict):  # the client's CompletionUsage
+            usage = usage.model_dump()
         prompt = int(usage.get("prompt_tokens") or 0)
         cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
         prefilled, reused = self.prompt_tokens()
